@@ -1,0 +1,81 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"storeapi/apierror"
+)
+
+// maxStoreID bounds store ids to what every JSON client holds exactly (2^53).
+const maxStoreID = 1 << 53
+
+// StoreExists reports whether a store exists.
+type StoreExists func(ctx context.Context, storeID int64) (bool, error)
+
+// Store resolves the store of a request — from the path (/<store_id>/v1/…) or else the
+// X-Store-ID header — and puts it in the context. Missing: 417; not a positive integer:
+// 400; no such store: 412. The API root (/v1/) needs no store.
+func Store(exists StoreExists, log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !needsStore(r.URL.Path) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			raw, fromPath := storeInPath(r.URL.Path)
+			if !fromPath {
+				raw = r.Header.Get("X-Store-ID")
+			}
+			if raw == "" {
+				apierror.Write(w, r, log, apierror.New(http.StatusExpectationFailed, -40,
+					"send the store id in the X-Store-ID header"))
+				return
+			}
+			id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+			if err != nil || id <= 0 || id > maxStoreID {
+				apierror.Write(w, r, log, apierror.Newf(http.StatusBadRequest, -41,
+					"the store id %q is not a positive integer", raw))
+				return
+			}
+			ok, err := exists(r.Context(), id)
+			if err != nil {
+				apierror.Write(w, r, log, apierror.Internal(err))
+				return
+			}
+			if !ok {
+				apierror.Write(w, r, log, apierror.Newf(http.StatusPreconditionFailed, -42,
+					"there is no store %d", id))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithStoreID(r.Context(), id)))
+		})
+	}
+}
+
+// needsStore reports whether a path is served for one store (all but the API root).
+func needsStore(path string) bool {
+	switch path {
+	case "/v1", "/v1/", "/v1/_sandbox.json", "/v1/_sandbox":
+		return false
+	}
+	return true
+}
+
+// storeInPath returns the store id segment of /<store_id>/v1/… paths.
+func storeInPath(path string) (string, bool) {
+	rest := strings.TrimPrefix(path, "/")
+	seg, tail, ok := strings.Cut(rest, "/")
+	if !ok || seg == "" || seg == "v1" || !strings.HasPrefix(tail, "v1") {
+		return "", false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return seg, true // not digits: reported as an invalid store id
+		}
+	}
+	return seg, true
+}

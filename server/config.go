@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"storeapi/db"
+	"storeapi/db/mongodb"
+	"storeapi/db/sqlite"
+	"storeapi/resources"
+)
+
+// Config is every setting of a storeapi node. Each is a flag with an environment
+// fallback; ParseConfig reads both.
+type Config struct {
+	// Addr is the listen address (STOREAPI_ADDR, --addr).
+	Addr string
+	// DataDir holds the SQLite database, bootstrap.json and the token secret file.
+	DataDir string
+	// MongoURI, when set, selects the MongoDB engine (MONGODB_URI, --mongodb-uri).
+	MongoURI string
+	// Database is the MongoDB database name, or the SQLite file's base name.
+	Database string
+	// Secret signs access tokens and derives API keys; when empty a random one is kept in
+	// <DataDir>/secret.key. Nodes sharing one MongoDB must share it. Never logged.
+	Secret string
+	// TokenTTL is how long an access token lives.
+	TokenTTL time.Duration
+	// MaxBody is the largest request body accepted, in bytes.
+	MaxBody int64
+	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// ParseConfig reads the settings from args (without the program name) with fallbacks
+// from getenv. Invalid values are refused with a message naming the setting.
+func ParseConfig(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("storeapi", flag.ContinueOnError)
+	finish := RegisterFlags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("server: %w", err)
+	}
+	return finish()
+}
+
+// RegisterFlags defines the settings' flags on fs (with fallbacks from getenv) and
+// returns the function that, after fs.Parse, builds and validates the Config. Commands
+// with flags of their own use it to accept the server's settings too.
+func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := &Config{}
+	fs.StringVar(&cfg.Addr, "addr", env("STOREAPI_ADDR", ":3000"), "listen address (STOREAPI_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", env("STOREAPI_DATA_DIR", "./data"), "data directory (STOREAPI_DATA_DIR)")
+	fs.StringVar(&cfg.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB URI; empty for the embedded SQLite engine (MONGODB_URI)")
+	fs.StringVar(&cfg.Database, "database", env("STOREAPI_DATABASE", "storeapi"), "database name (STOREAPI_DATABASE)")
+	fs.StringVar(&cfg.Secret, "secret", env("STOREAPI_SECRET", ""), "token signing secret, 32+ characters (STOREAPI_SECRET)")
+	fs.StringVar(&cfg.LogLevel, "log-level", env("STOREAPI_LOG_LEVEL", "info"), "debug, info, warn or error (STOREAPI_LOG_LEVEL)")
+	ttl := fs.String("token-ttl", env("STOREAPI_TOKEN_TTL", "24h"), "access token lifetime (STOREAPI_TOKEN_TTL)")
+	shutdown := fs.String("shutdown-timeout", env("STOREAPI_SHUTDOWN_TIMEOUT", "15s"), "graceful shutdown limit (STOREAPI_SHUTDOWN_TIMEOUT)")
+	maxBody := fs.String("max-body", env("STOREAPI_MAX_BODY", strconv.Itoa(resources.DefaultMaxBody)), "largest request body in bytes (STOREAPI_MAX_BODY)")
+	return func() (Config, error) {
+		var err error
+		if cfg.TokenTTL, err = time.ParseDuration(*ttl); err != nil {
+			return *cfg, fmt.Errorf("server: token-ttl: %w", err)
+		}
+		if cfg.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
+			return *cfg, fmt.Errorf("server: shutdown-timeout: %w", err)
+		}
+		if cfg.MaxBody, err = strconv.ParseInt(*maxBody, 10, 64); err != nil {
+			return *cfg, fmt.Errorf("server: max-body: %w", err)
+		}
+		return *cfg, cfg.Validate()
+	}
+}
+
+// Validate refuses settings the server cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("server: addr is empty")
+	case c.DataDir == "":
+		return errors.New("server: data-dir is empty")
+	case c.Database == "":
+		return errors.New("server: database is empty")
+	case c.Secret != "" && len(c.Secret) < 32:
+		return errors.New("server: secret must have at least 32 characters")
+	case c.TokenTTL <= 0:
+		return errors.New("server: token-ttl must be positive")
+	case c.MaxBody < 1024:
+		return errors.New("server: max-body must be at least 1024 bytes")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("server: shutdown-timeout must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("server: log-level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// EngineName says which storage engine the settings select.
+func (c Config) EngineName() string {
+	if c.MongoURI != "" {
+		return "mongodb"
+	}
+	return "sqlite"
+}
+
+// LogValue shows the settings with the secrets masked.
+func (c Config) LogValue() []any {
+	secret := "(file in data dir)"
+	if c.Secret != "" {
+		secret = "****"
+	}
+	uri := ""
+	if c.MongoURI != "" {
+		uri = "****"
+	}
+	return []any{"addr", c.Addr, "data_dir", c.DataDir, "engine", c.EngineName(), "mongodb_uri", uri,
+		"database", c.Database, "secret", secret, "token_ttl", c.TokenTTL.String(), "max_body", c.MaxBody}
+}
+
+// OpenStore opens the storage engine the settings select.
+func OpenStore(ctx context.Context, c Config) (db.Store, error) {
+	if c.MongoURI != "" {
+		return mongodb.Open(ctx, c.MongoURI, c.Database)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.DataDir, c.Database+".db"))
+}

@@ -1,0 +1,194 @@
+// Package server assembles storeapi: it opens the storage engine, loads the schemas,
+// bootstraps the first store, builds the router with its middleware in one visible
+// order, and runs the HTTP server until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"storeapi/apierror"
+	"storeapi/auth"
+	"storeapi/db"
+	"storeapi/middleware"
+	"storeapi/resources"
+	"storeapi/schemas"
+)
+
+// Server is one storeapi node: a listener, the API handlers and the storage they use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    db.Store
+	auth     *auth.Service
+	engine   *resources.Engine
+	listener net.Listener
+	http     *http.Server
+}
+
+// New opens everything the server needs and binds its listener (so Addr is known before
+// Run); on the first start over an empty database it creates the first store.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newServer(ctx, cfg, log, store)
+	if err != nil {
+		_ = store.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer builds the server over an open store.
+func newServer(ctx context.Context, cfg Config, log *slog.Logger, store db.Store) (*Server, error) {
+	set, err := schemas.Load()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authService, err := auth.New(auth.Options{Store: store, Secret: secret, TokenTTL: cfg.TokenTTL, Audience: "production"})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := resources.New(resources.Options{Store: store, Schemas: set, Auth: authService, Log: log, MaxBody: cfg.MaxBody})
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if err := bootstrap(ctx, cfg, log, authService); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
+	}
+	s := &Server{cfg: cfg, log: log, store: store, auth: authService, engine: engine, listener: ln}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on (the real port when Config.Addr ends in :0).
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Handler is the server's whole HTTP handler, for tests and benchmarks in-process.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Run serves until ctx ends, then stops taking connections, lets in-flight requests
+// finish (up to the shutdown timeout) and closes the storage. It returns after cleanup.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("storeapi listening", "addr", s.Addr(), "engine", s.cfg.EngineName())
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		s.log.Warn("shutdown did not drain every request", "error", err)
+	}
+	if err := s.store.Close(shutdownCtx); err != nil {
+		s.log.Error("closing the database", "error", err)
+	}
+	s.log.Info("storeapi stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+// apiMethods are the verbs the Store API answers.
+var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// routes builds the router. The middleware order, outermost first:
+// Recover → AccessLog → CORS (answers OPTIONS) → Store (X-Store-ID or path) →
+// Authenticate (X-My-ID/X-Access-Token) → the resource engine.
+func (s *Server) routes() http.Handler {
+	api := middleware.Chain(s.engine,
+		middleware.Store(s.auth.StoreExists, s.log),
+		middleware.Authenticate(s.auth, s.log),
+	)
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false
+	r.HandleOPTIONS = false
+	for _, m := range apiMethods {
+		r.Handler(m, "/v1/*path", api)
+	}
+	r.Handler(http.MethodGet, "/health", http.HandlerFunc(s.health))
+	// httprouter cannot put a wildcard store id beside the static /v1 prefix, so the
+	// /<store_id>/v1/… form arrives through NotFound.
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if isStorePath(req.URL.Path) {
+			api.ServeHTTP(w, req)
+			return
+		}
+		apierror.Write(w, req, s.log, apierror.New(http.StatusNotFound, -44,
+			"no resource at this address; the API is under /v1/"))
+	})
+	return middleware.Chain(r,
+		middleware.Recover(s.log),
+		middleware.AccessLog(s.log),
+		middleware.CORS(apiMethods),
+	)
+}
+
+// isStorePath reports whether path is /v1 or /<digits>/v1[/…].
+func isStorePath(path string) bool {
+	if path == "/v1" {
+		return true
+	}
+	seg, rest, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !ok || seg == "" || !(rest == "v1" || strings.HasPrefix(rest, "v1/")) {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// health answers whether the database answers.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Error("health check: database does not answer", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","database":false}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok","database":true}`))
+}
