@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -213,13 +214,17 @@ func (e *Engine) create(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
-	if pass != "" {
-		if err := e.auth.SetPassword(ctx, c.storeID, id, pass); err != nil {
-			return err
-		}
-	}
 	if err := e.store.Insert(ctx, c.rule.Name, doc); err != nil {
 		return err
+	}
+	if pass != "" {
+		// Credentials refer to a stored authentication: written after it, and the
+		// authentication is taken back if they cannot be, so none is left without them.
+		if err := e.auth.SetPassword(ctx, c.storeID, id, pass); err != nil {
+			_, _ = e.store.Update(context.WithoutCancel(ctx), c.rule.Name, c.storeID, id,
+				func(db.Doc) (db.Doc, error) { return nil, nil })
+			return err
+		}
 	}
 	c.w.Header().Set("Location", "/v1/"+c.rule.Name+"/"+id+".json")
 	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
