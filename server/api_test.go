@@ -456,7 +456,7 @@ func TestPrivacyAndPermissions(t *testing.T) {
 			mustStatus(t, "admin list of "+r, ts.admin("GET", "/v1/"+r+".json", nil), 200)
 		}
 		oid := ts.create("orders", map[string]any{"amount": map[string]any{"total": 10},
-			"buyers": []any{map[string]any{"_id": "5f0000000000000000000002", "main_email": "buyer@example.com"}},
+			"buyers":     []any{map[string]any{"_id": "5f0000000000000000000002", "main_email": "buyer@example.com"}},
 			"browser_ip": "10.1.2.3", "staff_notes": "fraud?"})
 		if a := ts.public("GET", "/v1/orders/"+oid+".json"); strings.Contains(string(a.raw), "buyer@example.com") ||
 			strings.Contains(string(a.raw), "10.1.2.3") || strings.Contains(string(a.raw), "fraud") {
