@@ -89,13 +89,15 @@ func From(err error) *Error {
 	return Internal(err)
 }
 
-// Write sends err as the error body. 5xx answers are logged at error level with their
-// cause, 4xx at debug.
+// Write sends err as the error body. Failures with a cause (every 500) are logged at
+// error level with it; refusals (4xx, a rate limit's 503) at debug.
 func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := From(err)
 	if log != nil {
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err}
-		if e.Status >= 500 {
+		// Unexpected failures (a cause to look at) are errors; refusals such as a rate
+		// limit's 503 are routine.
+		if e.Cause != nil || e.Status == http.StatusInternalServerError {
 			log.ErrorContext(r.Context(), "request failed", attrs...)
 		} else {
 			log.DebugContext(r.Context(), "request refused", attrs...)

@@ -34,7 +34,8 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any, public
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		tag := etagOf(data)
 		h.Set("ETag", tag)
-		if public {
+		// X-Cache-Tag asks for an answer no shared cache or browser keeps.
+		if public && r.Header.Get("X-Cache-Tag") == "" {
 			h.Set("Cache-Control", "public, max-age=30")
 		} else {
 			h.Set("Cache-Control", "private, no-store")

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"time"
 
+	"storeapi/cache"
 	"storeapi/db"
 	"storeapi/db/mongodb"
 	"storeapi/db/sqlite"
+	"storeapi/middleware"
 	"storeapi/resources"
 )
 
@@ -38,6 +40,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// RateCached, RateUncached and RateAuth are the request rates per second allowed per
+	// client IP for cache hits, per client IP for everything else, and per
+	// authentication; 0 turns that limit off.
+	RateCached, RateUncached, RateAuth float64
+	// TrustedProxies are the CIDRs/IPs whose X-Forwarded-For names the client.
+	TrustedProxies string
+	// CacheMB bounds the public-GET response cache; 0 turns it off.
+	CacheMB int
+	// CacheTTL is how long a cached answer may be served.
+	CacheTTL time.Duration
+	// CachePoll is how often a node looks for writes made on other nodes (MongoDB
+	// engine only: the embedded engine has one process).
+	CachePoll time.Duration
 }
 
 // ParseConfig reads the settings from args (without the program name) with fallbacks
@@ -70,6 +85,13 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 	fs.StringVar(&cfg.LogLevel, "log-level", env("STOREAPI_LOG_LEVEL", "info"), "debug, info, warn or error (STOREAPI_LOG_LEVEL)")
 	ttl := fs.String("token-ttl", env("STOREAPI_TOKEN_TTL", "24h"), "access token lifetime (STOREAPI_TOKEN_TTL)")
 	shutdown := fs.String("shutdown-timeout", env("STOREAPI_SHUTDOWN_TIMEOUT", "15s"), "graceful shutdown limit (STOREAPI_SHUTDOWN_TIMEOUT)")
+	fs.Float64Var(&cfg.RateCached, "rate-cached", envFloat(getenv, "STOREAPI_RATE_CACHED", 30), "requests/s per client IP answered from the cache; 0 off (STOREAPI_RATE_CACHED)")
+	fs.Float64Var(&cfg.RateUncached, "rate-uncached", envFloat(getenv, "STOREAPI_RATE_UNCACHED", 6), "other requests/s per client IP; 0 off (STOREAPI_RATE_UNCACHED)")
+	fs.Float64Var(&cfg.RateAuth, "rate-auth", envFloat(getenv, "STOREAPI_RATE_AUTH", 6), "requests/s per authentication; 0 off (STOREAPI_RATE_AUTH)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("STOREAPI_TRUSTED_PROXIES", ""), "comma list of proxy CIDRs/IPs whose X-Forwarded-For is believed (STOREAPI_TRUSTED_PROXIES)")
+	fs.IntVar(&cfg.CacheMB, "cache-mb", int(envFloat(getenv, "STOREAPI_CACHE_MB", cache.DefaultMaxMB)), "response cache size in MB; 0 off (STOREAPI_CACHE_MB)")
+	cacheTTL := fs.String("cache-ttl", env("STOREAPI_CACHE_TTL", "5m"), "how long a cached answer lives (STOREAPI_CACHE_TTL)")
+	cachePoll := fs.String("cache-poll", env("STOREAPI_CACHE_POLL", "1s"), "how often to see other nodes' writes, MongoDB only (STOREAPI_CACHE_POLL)")
 	maxBody := fs.String("max-body", env("STOREAPI_MAX_BODY", strconv.Itoa(resources.DefaultMaxBody)), "largest request body in bytes (STOREAPI_MAX_BODY)")
 	return func() (Config, error) {
 		var err error
@@ -81,6 +103,12 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 		}
 		if cfg.MaxBody, err = strconv.ParseInt(*maxBody, 10, 64); err != nil {
 			return *cfg, fmt.Errorf("server: max-body: %w", err)
+		}
+		if cfg.CacheTTL, err = time.ParseDuration(*cacheTTL); err != nil {
+			return *cfg, fmt.Errorf("server: cache-ttl: %w", err)
+		}
+		if cfg.CachePoll, err = time.ParseDuration(*cachePoll); err != nil {
+			return *cfg, fmt.Errorf("server: cache-poll: %w", err)
 		}
 		return *cfg, cfg.Validate()
 	}
@@ -103,6 +131,17 @@ func (c Config) Validate() error {
 		return errors.New("server: max-body must be at least 1024 bytes")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("server: shutdown-timeout must be positive")
+	case c.RateCached < 0 || c.RateUncached < 0 || c.RateAuth < 0:
+		return errors.New("server: rates must be 0 (off) or positive")
+	case c.CacheMB < 0:
+		return errors.New("server: cache-mb must be 0 (off) or positive")
+	case c.CacheMB > 0 && c.CacheTTL <= 0:
+		return errors.New("server: cache-ttl must be positive")
+	case c.CachePoll <= 0:
+		return errors.New("server: cache-poll must be positive")
+	}
+	if _, err := middleware.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("server: trusted-proxies: %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -110,6 +149,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: log-level %q is not debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// envFloat reads a number setting from the environment; an unparsable value is left
+// as -1, which Validate refuses with the setting's name.
+func envFloat(getenv func(string) string, key string, def float64) float64 {
+	v := getenv(key)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 // EngineName says which storage engine the settings select.
@@ -131,7 +184,9 @@ func (c Config) LogValue() []any {
 		uri = "****"
 	}
 	return []any{"addr", c.Addr, "data_dir", c.DataDir, "engine", c.EngineName(), "mongodb_uri", uri,
-		"database", c.Database, "secret", secret, "token_ttl", c.TokenTTL.String(), "max_body", c.MaxBody}
+		"database", c.Database, "secret", secret, "token_ttl", c.TokenTTL.String(), "max_body", c.MaxBody,
+		"rate_cached", c.RateCached, "rate_uncached", c.RateUncached, "rate_auth", c.RateAuth,
+		"trusted_proxies", c.TrustedProxies, "cache_mb", c.CacheMB, "cache_ttl", c.CacheTTL.String()}
 }
 
 // OpenStore opens the storage engine the settings select.

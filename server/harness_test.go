@@ -80,6 +80,10 @@ func testConfig(t testing.TB, engine string) Config {
 		MaxBody:         1 << 20,
 		ShutdownTimeout: 5 * time.Second,
 		LogLevel:        "error",
+		CacheMB:         16,
+		CacheTTL:        time.Minute,
+		CachePoll:       time.Second,
+		// Rates off: every test client is 127.0.0.1; the limits have their own tests.
 	}
 	if engine == "mongodb" {
 		cfg.MongoURI = ferretURI(t)

@@ -17,7 +17,9 @@ import (
 
 	"storeapi/apierror"
 	"storeapi/auth"
+	"storeapi/cache"
 	"storeapi/db"
+	"storeapi/metrics"
 	"storeapi/middleware"
 	"storeapi/resources"
 	"storeapi/schemas"
@@ -27,9 +29,13 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    db.Store
+	store    db.Store // the engine, wrapped by metrics and the cache
+	raw      db.Store // the engine itself, closed last
 	auth     *auth.Service
 	engine   *resources.Engine
+	cache    *cache.Cache
+	limiter  *middleware.RateLimiter
+	metrics  *metrics.Metrics
 	listener net.Listener
 	http     *http.Server
 }
@@ -53,7 +59,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 // newServer builds the server over an open store.
-func newServer(ctx context.Context, cfg Config, log *slog.Logger, store db.Store) (*Server, error) {
+func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) (*Server, error) {
 	set, err := schemas.Load()
 	if err != nil {
 		return nil, err
@@ -62,25 +68,56 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger, store db.Store
 	if err != nil {
 		return nil, err
 	}
-	authService, err := auth.New(auth.Options{Store: store, Secret: secret, TokenTTL: cfg.TokenTTL, Audience: "production"})
+	s := &Server{cfg: cfg, log: log, raw: raw, metrics: metrics.New()}
+	proxies, err := middleware.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := resources.New(resources.Options{Store: store, Schemas: set, Auth: authService, Log: log, MaxBody: cfg.MaxBody})
+	s.limiter, err = middleware.NewRateLimiter(middleware.RateLimitOptions{
+		Cached:   middleware.Rate{PerSecond: cfg.RateCached},
+		Uncached: middleware.Rate{PerSecond: cfg.RateUncached},
+		Auth:     middleware.Rate{PerSecond: cfg.RateAuth},
+		ClientIP: proxies.ClientIP,
+		OnLimit:  s.metrics.RateLimited,
+		Log:      log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := engine.EnsureIndexes(ctx); err != nil {
-		return nil, err
+	poll := cfg.CachePoll
+	if cfg.EngineName() == "sqlite" {
+		poll = -1 // one process owns the embedded database: no other node to hear from
 	}
-	if err := bootstrap(ctx, cfg, log, authService); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	// The cache's markers go through the metrics-wrapped store, not the cache's own.
+	measured := metrics.WrapStore(raw, s.metrics)
+	s.cache, err = cache.New(ctx, cache.Options{MaxMB: cfg.CacheMB, TTL: cfg.CacheTTL, Poll: poll,
+		Store: measured, Limit: s.limiter.Admit, OnLookup: s.metrics.CacheLookup, Log: log,
+		SkipCollections: []string{"triggers"}})
 	if err != nil {
+		return nil, err
+	}
+	// Every write of every package goes through the cache's decorator, so none can
+	// forget to make its store's cached answers fresh.
+	s.store = cache.WrapStore(measured, s.cache)
+	_ = s.metrics.GaugeFunc("storeapi_cache_entries", "Answers in the response cache.",
+		func() float64 { return float64(s.cache.Stats().Entries) })
+	s.auth, err = auth.New(auth.Options{Store: s.store, Secret: secret, TokenTTL: cfg.TokenTTL, Audience: "production"})
+	if err != nil {
+		return nil, err
+	}
+	s.engine, err = resources.New(resources.Options{Store: s.store, Schemas: set, Auth: s.auth, Log: log, MaxBody: cfg.MaxBody})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.engine.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if err := bootstrap(ctx, cfg, log, s.auth); err != nil {
+		return nil, err
+	}
+	if s.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, log: log, store: store, auth: authService, engine: engine, listener: ln}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -104,6 +141,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("storeapi listening", "addr", s.Addr(), "engine", s.cfg.EngineName())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
+	cacheDone := make(chan struct{})
+	go func() { defer close(cacheDone); s.cache.Run(cacheCtx) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -114,7 +154,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.http.Shutdown(shutdownCtx); err != nil {
 		s.log.Warn("shutdown did not drain every request", "error", err)
 	}
-	if err := s.store.Close(shutdownCtx); err != nil {
+	stopCache()
+	<-cacheDone
+	_ = s.cache.Close()
+	if err := s.raw.Close(shutdownCtx); err != nil {
 		s.log.Error("closing the database", "error", err)
 	}
 	s.log.Info("storeapi stopped")
@@ -128,12 +171,19 @@ func (s *Server) Run(ctx context.Context) error {
 var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // routes builds the router. The middleware order, outermost first:
-// Recover → AccessLog → CORS (answers OPTIONS) → Store (X-Store-ID or path) →
-// Authenticate (X-My-ID/X-Access-Token) → the resource engine.
+//
+//	Metrics → Recover → AccessLog → CORS (answers OPTIONS) → Gzip → router
+//	/v1/…, /<store_id>/v1/…: Cache (public GETs; a hit is rate-limited as cached and
+//	  answered here) → ClientLimit (per IP) → Store (X-Store-ID or path) →
+//	  Authenticate (X-My-ID/X-Access-Token) → AuthLimit (per authentication) → engine
+//	/health, /metrics: no limits, no cache
 func (s *Server) routes() http.Handler {
 	api := middleware.Chain(s.engine,
+		s.cache.Middleware,
+		s.limiter.ClientLimit,
 		middleware.Store(s.auth.StoreExists, s.log),
 		middleware.Authenticate(s.auth, s.log),
+		s.limiter.AuthLimit,
 	)
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
@@ -144,6 +194,7 @@ func (s *Server) routes() http.Handler {
 		r.Handler(m, "/v1/*path", api)
 	}
 	r.Handler(http.MethodGet, "/health", http.HandlerFunc(s.health))
+	r.Handler(http.MethodGet, "/metrics", s.metrics.Handler())
 	// httprouter cannot put a wildcard store id beside the static /v1 prefix, so the
 	// /<store_id>/v1/… form arrives through NotFound.
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -155,9 +206,11 @@ func (s *Server) routes() http.Handler {
 			"no resource at this address; the API is under /v1/"))
 	})
 	return middleware.Chain(r,
+		s.metrics.Middleware,
 		middleware.Recover(s.log),
 		middleware.AccessLog(s.log),
 		middleware.CORS(apiMethods),
+		middleware.Gzip(middleware.DefaultGzipMinSize, 0),
 	)
 }
 

@@ -142,9 +142,9 @@ const main = async () => {
 
   await step('ecomAuth.fetchStore (GET /stores/me.json)', async () => {
     const store = await ecomAuth.fetchStore(true)
-    assert.equal(typeof store, 'object')
-    assert.ok(store !== null)
-    assert.ok(store._id !== undefined || store.store_id !== undefined, `store: ${JSON.stringify(store)}`)
+    assert.equal(store.store_id, STORE_ID, `store: ${JSON.stringify(store)}`)
+    assert.match(store._id, OBJECT_ID)
+    assert.equal(typeof store.name, 'string')
   })
 
   await step('create a product (POST /products.json → 201 {_id})', async () => {
