@@ -11,17 +11,16 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"storeapi/apierror"
 	"storeapi/auth"
-	"storeapi/cache"
 	"storeapi/db"
 	"storeapi/metrics"
 	"storeapi/middleware"
-	"storeapi/resources"
 	"storeapi/schemas"
 )
 
@@ -29,11 +28,7 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    db.Store // the engine, wrapped by metrics and the cache
-	raw      db.Store // the engine itself, closed last
-	auth     *auth.Service
-	engine   *resources.Engine
-	cache    *cache.Cache
+	prod     *stack
 	limiter  *middleware.RateLimiter
 	metrics  *metrics.Metrics
 	listener net.Listener
@@ -68,7 +63,7 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, raw: raw, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	proxies, err := middleware.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -84,35 +79,12 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) 
 	if err != nil {
 		return nil, err
 	}
-	poll := cfg.CachePoll
-	if cfg.EngineName() == "sqlite" {
-		poll = -1 // one process owns the embedded database: no other node to hear from
-	}
-	// The cache's markers go through the metrics-wrapped store, not the cache's own.
-	measured := metrics.WrapStore(raw, s.metrics)
-	s.cache, err = cache.New(ctx, cache.Options{MaxMB: cfg.CacheMB, TTL: cfg.CacheTTL, Poll: poll,
-		Store: measured, Limit: s.limiter.Admit, OnLookup: s.metrics.CacheLookup, Log: log,
-		SkipCollections: []string{"triggers"}})
-	if err != nil {
+	if s.prod, err = s.newStack(ctx, auth.AudienceProduction, raw, secret, set); err != nil {
 		return nil, err
 	}
-	// Every write of every package goes through the cache's decorator, so none can
-	// forget to make its store's cached answers fresh.
-	s.store = cache.WrapStore(measured, s.cache)
 	_ = s.metrics.GaugeFunc("storeapi_cache_entries", "Answers in the response cache.",
-		func() float64 { return float64(s.cache.Stats().Entries) })
-	s.auth, err = auth.New(auth.Options{Store: s.store, Secret: secret, TokenTTL: cfg.TokenTTL, Audience: "production"})
-	if err != nil {
-		return nil, err
-	}
-	s.engine, err = resources.New(resources.Options{Store: s.store, Schemas: set, Auth: s.auth, Log: log, MaxBody: cfg.MaxBody})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.engine.EnsureIndexes(ctx); err != nil {
-		return nil, err
-	}
-	if err := bootstrap(ctx, cfg, log, s.auth); err != nil {
+		func() float64 { return float64(s.prod.cache.Stats().Entries) })
+	if err := bootstrap(ctx, cfg, log, s.prod.auth); err != nil {
 		return nil, err
 	}
 	if s.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -141,9 +113,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("storeapi listening", "addr", s.Addr(), "engine", s.cfg.EngineName())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
-	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
-	cacheDone := make(chan struct{})
-	go func() { defer close(cacheDone); s.cache.Run(cacheCtx) }()
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	for _, st := range s.stacks() {
+		background.Add(1)
+		go func() { defer background.Done(); st.run(bgCtx) }()
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -154,11 +129,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.http.Shutdown(shutdownCtx); err != nil {
 		s.log.Warn("shutdown did not drain every request", "error", err)
 	}
-	stopCache()
-	<-cacheDone
-	_ = s.cache.Close()
-	if err := s.raw.Close(shutdownCtx); err != nil {
-		s.log.Error("closing the database", "error", err)
+	stopBackground()
+	background.Wait()
+	for _, st := range s.stacks() {
+		if err := st.close(shutdownCtx); err != nil {
+			s.log.Error("closing the database", "env", st.name, "error", err)
+		}
 	}
 	s.log.Info("storeapi stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
@@ -170,21 +146,18 @@ func (s *Server) Run(ctx context.Context) error {
 // apiMethods are the verbs the Store API answers.
 var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
+// stacks are the server's environments.
+func (s *Server) stacks() []*stack {
+	return []*stack{s.prod}
+}
+
 // routes builds the router. The middleware order, outermost first:
 //
 //	Metrics → Recover → AccessLog → CORS (answers OPTIONS) → Gzip → router
-//	/v1/…, /<store_id>/v1/…: Cache (public GETs; a hit is rate-limited as cached and
-//	  answered here) → ClientLimit (per IP) → Store (X-Store-ID or path) →
-//	  Authenticate (X-My-ID/X-Access-Token) → AuthLimit (per authentication) → engine
+//	/v1/…, /<store_id>/v1/…: the production stack's chain (see newStack)
 //	/health, /metrics: no limits, no cache
 func (s *Server) routes() http.Handler {
-	api := middleware.Chain(s.engine,
-		s.cache.Middleware,
-		s.limiter.ClientLimit,
-		middleware.Store(s.auth.StoreExists, s.log),
-		middleware.Authenticate(s.auth, s.log),
-		s.limiter.AuthLimit,
-	)
+	api := s.prod.api
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
@@ -237,7 +210,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.prod.store.Ping(ctx); err != nil {
 		s.log.Error("health check: database does not answer", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable","database":false}`))
