@@ -108,6 +108,14 @@ type Index struct {
 	Unique bool
 }
 
+// Record is a document to insert into another collection together with a write (a
+// trigger, a webhook queue entry): engines store it in the same atomic write where they
+// can, so that a write is never left without its records nor a record without its write.
+type Record struct {
+	Coll string
+	Doc  Doc
+}
+
 // UpdateFunc receives the current document (a private copy the function may change) and
 // returns the document to store in its place, or nil to delete it. An error aborts the
 // update and is returned by Store.Update unchanged.

@@ -33,6 +33,11 @@ type Options struct {
 	MaxBody int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OnTrigger returns the records to store with each trigger (the webhook queue
+	// entry); nil adds none.
+	OnTrigger func(ctx context.Context, trigger db.Doc) []db.Record
+	// AfterTrigger is called after triggers were stored (to wake the dispatcher).
+	AfterTrigger func()
 }
 
 // Engine serves the Store API's resources. It is safe for concurrent use.
@@ -45,6 +50,9 @@ type Engine struct {
 	names   []string
 	maxBody int64
 	now     func() time.Time
+
+	onTrigger    func(ctx context.Context, trigger db.Doc) []db.Record
+	afterTrigger func()
 }
 
 // New returns an Engine over opts.Store. Every rule must have a schema.
@@ -60,6 +68,9 @@ func New(opts Options) (*Engine, error) {
 		rules:   map[string]*Rule{},
 		maxBody: opts.MaxBody,
 		now:     opts.Now,
+
+		onTrigger:    opts.OnTrigger,
+		afterTrigger: opts.AfterTrigger,
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

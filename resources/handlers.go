@@ -60,10 +60,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) error {
 		_, _ = w.Write(e.schemas.Raw(c.rule.Name))
 		return nil
 	case KindList:
-		switch c.method {
-		case http.MethodGet:
+		switch {
+		case c.method == http.MethodGet:
 			return e.list(c)
-		case http.MethodPost:
+		case c.method == http.MethodPost && c.rule.Name == "triggers":
+			return e.createFakeTrigger(c)
+		case c.method == http.MethodPost:
 			return e.create(c)
 		}
 		return methodNotAllowed(e.allowed(c.rule, http.MethodGet, http.MethodPost)...)
@@ -168,9 +170,11 @@ func (e *Engine) document(c *call) error {
 		}
 		return writeJSON(c.w, c.r, http.StatusOK, c.view(doc, full), !full)
 	case http.MethodDelete:
+		records := e.triggerRecords(ctx, c, change{action: "delete"})
 		if err := e.update(c, func(db.Doc) (db.Doc, error) { return nil, nil }); err != nil {
 			return err
 		}
+		e.storeRecords(ctx, records)
 		e.afterDelete(c)
 		return writeNoContent(c.w)
 	}
@@ -179,15 +183,17 @@ func (e *Engine) document(c *call) error {
 		return err
 	}
 	dropServerFields(body)
-	change := func(cur db.Doc) (db.Doc, error) {
+	apply := func(cur db.Doc) (db.Doc, error) {
 		if c.method == http.MethodPut {
 			return body, nil
 		}
 		return mergePatch(cur, copyDoc(body)).(db.Doc), nil
 	}
-	if err := e.writeWithSecrets(c, change); err != nil {
+	records := e.triggerRecords(ctx, c, change{action: "change", body: body})
+	if err := e.writeWithSecrets(c, apply); err != nil {
 		return err
 	}
+	e.storeRecords(ctx, records)
 	return writeNoContent(c.w)
 }
 
@@ -206,6 +212,8 @@ func (e *Engine) create(c *call) error {
 	dropServerFields(doc)
 	now := timestamp(e.now())
 	id := db.NewID()
+	c.addr.ID = id
+	records := e.triggerRecords(c.r.Context(), c, change{action: "create", insertedID: id, body: copyDoc(doc)})
 	doc["_id"] = id
 	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
 	doc[createdAt], doc[updatedAt] = now, now
@@ -226,6 +234,7 @@ func (e *Engine) create(c *call) error {
 			return err
 		}
 	}
+	e.storeRecords(ctx, records)
 	c.w.Header().Set("Location", "/v1/"+c.rule.Name+"/"+id+".json")
 	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
 }

@@ -35,6 +35,10 @@ func (e *Engine) special(c *call) error {
 			return err
 		}
 		return writeJSON(c.w, c.r, http.StatusOK, res, false)
+	case "$count":
+		return e.count(c)
+	case "$aggregate":
+		return e.aggregate(c)
 	}
 	return apierror.Newf(http.StatusNotFound, codeNotFound, "%s is not served here", c.addr.Special)
 }

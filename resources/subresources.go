@@ -42,15 +42,23 @@ func (e *Engine) subresource(c *call) error {
 			return err
 		}
 	}
-	var itemID string
-	change := func(cur db.Doc) (db.Doc, error) {
-		var err error
-		itemID, err = applySub(c, kind, cur, copyDoc(body))
-		return cur, err
+	// A new item's id is chosen once, so that a retried update stores the same one.
+	itemID := db.NewID()
+	apply := func(cur db.Doc) (db.Doc, error) {
+		return cur, applySub(c, kind, cur, copyDoc(body), itemID)
 	}
-	if err := e.writeWithSecrets(c, change); err != nil {
+	ch := change{action: "change", subresource: prop, subresourceID: c.addr.ItemID, body: body}
+	switch {
+	case c.method == http.MethodPost:
+		ch.action, ch.insertedID = "create", itemID
+	case c.method == http.MethodDelete:
+		ch.action = "delete"
+	}
+	records := e.triggerRecords(c.r.Context(), c, ch)
+	if err := e.writeWithSecrets(c, apply); err != nil {
 		return err
 	}
+	e.storeRecords(c.r.Context(), records)
 	if c.method == http.MethodPost {
 		return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": itemID}, false)
 	}
@@ -122,21 +130,21 @@ func (e *Engine) getSub(c *call, kind schemas.PropertyKind, full bool) error {
 	return writeJSON(c.w, c.r, http.StatusOK, pick(doc, fields), !full)
 }
 
-// applySub changes cur as a write below it asks; for a POST it returns the new item's id.
-func applySub(c *call, kind schemas.PropertyKind, cur db.Doc, body db.Doc) (string, error) {
+// applySub changes cur as a write below it asks; a POST appends an item with newID.
+func applySub(c *call, kind schemas.PropertyKind, cur db.Doc, body db.Doc, newID string) error {
 	prop := c.addr.Property
 	switch c.addr.Kind {
 	case KindItem, KindItemProperty:
 		items, _ := cur[prop].([]any)
 		i := findItem(items, c.addr.ItemID)
 		if i < 0 {
-			return "", ErrNotFound
+			return ErrNotFound
 		}
 		item := items[i].(map[string]any)
 		switch {
 		case c.addr.Kind == KindItemProperty:
 			if err := setFields(item, body, c.rule.Shortcuts[c.addr.Leaf]); err != nil {
-				return "", err
+				return err
 			}
 		case c.method == http.MethodDelete:
 			cur[prop] = append(items[:i:i], items[i+1:]...)
@@ -147,16 +155,13 @@ func applySub(c *call, kind schemas.PropertyKind, cur db.Doc, body db.Doc) (stri
 			delete(body, "_id")
 			items[i] = mergePatch(item, body)
 		}
-		return "", nil
+		return nil
 	}
 	switch {
 	case kind == schemas.PropObjectArray: // POST appends
-		delete(body, "_id")
-		id := db.NewID()
-		body["_id"] = id
+		body["_id"] = newID
 		items, _ := cur[prop].([]any)
 		cur[prop] = append(items, body)
-		return id, nil
 	case c.method == http.MethodDelete:
 		delete(cur, prop)
 	case kind == schemas.PropObject && c.method == http.MethodPut:
@@ -168,9 +173,9 @@ func applySub(c *call, kind schemas.PropertyKind, cur db.Doc, body db.Doc) (stri
 		if fields == nil {
 			fields = []string{prop}
 		}
-		return "", setFields(cur, body, fields)
+		return setFields(cur, body, fields)
 	}
-	return "", nil
+	return nil
 }
 
 // setFields copies the shortcut fields of body into target; the first is required and

@@ -1,0 +1,136 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"storeapi/db"
+)
+
+// triggerResources are the resources whose writes record triggers (the triggers schema's
+// enum): not stores, triggers or procedures themselves.
+var triggerResources = map[string]bool{
+	"authentications": true, "products": true, "categories": true, "brands": true, "collections": true,
+	"grids": true, "customers": true, "carts": true, "orders": true, "applications": true,
+}
+
+// triggerField is what a trigger's `fields` may list.
+var triggerField = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
+
+// change describes one applied write, for its trigger.
+type change struct {
+	action        string // create, change, delete
+	subresource   string
+	subresourceID string
+	insertedID    string
+	body          db.Doc
+}
+
+// triggerRecords returns the records to store with a write of c: its trigger document
+// (SPEC §8) and whatever the server adds for it (the webhook queue entry). None for the
+// resources triggers do not cover.
+func (e *Engine) triggerRecords(ctx context.Context, c *call, ch change) []db.Record {
+	if !triggerResources[c.rule.Name] {
+		return nil
+	}
+	now := timestamp(e.now())
+	tr := db.Doc{
+		"_id":         db.NewID(),
+		"store_id":    json.Number(strconv.FormatInt(c.storeID, 10)),
+		createdAt:     now,
+		updatedAt:     now,
+		"datetime":    now,
+		"method":      c.method,
+		"action":      ch.action,
+		"resource":    c.rule.Name,
+		"resource_id": c.addr.ID,
+	}
+	if c.identity != nil && c.identity.AuthenticationID != "" {
+		tr["authentication_id"] = c.identity.AuthenticationID
+	} else {
+		tr["authentication_id"] = nil
+	}
+	if ch.subresource != "" {
+		tr["subresource"] = ch.subresource
+	}
+	if ch.subresourceID != "" {
+		tr["subresource_id"] = ch.subresourceID
+	}
+	if ch.insertedID != "" {
+		tr["inserted_id"] = ch.insertedID
+	}
+	if ch.body != nil {
+		body := copyDoc(ch.body)
+		delete(body, "pass_md5_hash") // never a secret in a trigger
+		tr["body"] = body
+		var fields []any
+		for k := range body {
+			if triggerField.MatchString(k) && len(fields) < 100 {
+				fields = append(fields, k)
+			}
+		}
+		if fields != nil {
+			sort.Slice(fields, func(i, j int) bool { return fields[i].(string) < fields[j].(string) })
+			tr["fields"] = fields
+		}
+	}
+	return e.withQueue(ctx, tr)
+}
+
+// withQueue returns the trigger's record and the ones the server adds for it.
+func (e *Engine) withQueue(ctx context.Context, tr db.Doc) []db.Record {
+	records := []db.Record{{Coll: "triggers", Doc: tr}}
+	if e.onTrigger != nil {
+		records = append(records, e.onTrigger(ctx, tr)...)
+	}
+	return records
+}
+
+// storeRecords writes the records of an applied write. The write is already answered
+// as applied whatever happens here (clients resend writes on 5xx), so a failure is
+// logged, not returned.
+func (e *Engine) storeRecords(ctx context.Context, records []db.Record) {
+	for _, r := range records {
+		if err := e.store.Insert(context.WithoutCancel(ctx), r.Coll, r.Doc); err != nil {
+			e.log.Error("record of an applied write not stored", "collection", r.Coll, "error", err)
+		}
+	}
+	if len(records) > 0 && e.afterTrigger != nil {
+		e.afterTrigger()
+	}
+}
+
+// createFakeTrigger serves POST /triggers.json: a trigger marked fake that runs the
+// store's procedures like a real one.
+func (e *Engine) createFakeTrigger(c *call) error {
+	if _, err := e.authorize(c, "", true); err != nil {
+		return err
+	}
+	doc, err := e.readObject(c.w, c.r)
+	if err != nil {
+		return err
+	}
+	dropServerFields(doc)
+	now := timestamp(e.now())
+	id := db.NewID()
+	doc["_id"] = id
+	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
+	doc[createdAt], doc[updatedAt] = now, now
+	doc["fake"] = true
+	if _, ok := doc["datetime"]; !ok {
+		doc["datetime"] = now
+	}
+	if _, err := e.prepare(c.rule, doc); err != nil {
+		return err
+	}
+	records := e.withQueue(c.r.Context(), doc)
+	if err := e.store.Insert(c.r.Context(), "triggers", doc); err != nil {
+		return err
+	}
+	e.storeRecords(c.r.Context(), records[1:])
+	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
+}
