@@ -142,6 +142,10 @@ func TestCrash(t *testing.T) {
 	if total != all-1 || total < int64(len(acked)) {
 		t.Errorf("tags=all counts %d of %d documents (%d acknowledged)", total, all, len(acked))
 	}
+	docs, err := s.Find(ctx, "crash", db.Query{StoreID: 1})
+	if err != nil || int64(len(docs)) != all {
+		t.Errorf("Count = %d, but Find returns %d documents (%v)", all, len(docs), err)
+	}
 	// And the database still takes writes.
 	if err := s.Insert(ctx, "crash", db.Doc{"_id": "after", "store_id": int64(1), "n": int64(-1)}); err != nil {
 		t.Errorf("Insert after reopen: %v", err)

@@ -79,6 +79,15 @@ func (s *Store) Find(ctx context.Context, coll string, q db.Query) ([]db.Doc, er
 	var out []db.Doc
 	err := s.readCompiled(ctx, coll, func(ci *collInfo) (string, []any, error) {
 		c := newCompiler(ci, coll, q.StoreID)
+		if query, ok, err := c.sortedFind(q); ok || err != nil {
+			return query, c.args, err
+		}
+		if ci != nil {
+			var err error
+			if c.filterOnly, err = s.plan(ctx, ci, coll, q); err != nil {
+				return "", nil, err
+			}
+		}
 		where, err := c.where(q.Conds)
 		if err != nil {
 			return "", nil, err
@@ -91,12 +100,7 @@ func (s *Store) Find(ctx context.Context, coll string, q db.Query) ([]db.Doc, er
 			return "", nil, nil
 		}
 		cols, _ := columns(q.Fields)
-		limit := int64(-1)
-		if q.Limit > 0 {
-			limit = int64(q.Limit)
-		}
-		query := "SELECT " + cols + " FROM " + quoteIdent(coll) + " AS t WHERE " + where + " ORDER BY " + order +
-			" LIMIT " + c.arg(limit) + " OFFSET " + c.arg(int64(max(q.Offset, 0)))
+		query := "SELECT " + cols + " FROM " + quoteIdent(coll) + " AS t WHERE " + where + " ORDER BY " + order + c.page(q)
 		return query, c.args, nil
 	}, func(query string, args []any) error {
 		out = nil
@@ -114,6 +118,56 @@ func (s *Store) Find(ctx context.Context, coll string, q db.Query) ([]db.Doc, er
 		out = []db.Doc{}
 	}
 	return out, nil
+}
+
+// plan decides, for a page whose order an index gives, which conditions on multikey
+// paths drive the query: it counts (up to probeLimit) the side-table matches of each;
+// the rarest drives when it has fewer than probeLimit, and the others (all of them when
+// every one is common) are only checked while SQLite walks the order's index. It
+// returns the conditions to write as filters only.
+func (s *Store) plan(ctx context.Context, ci *collInfo, coll string, q db.Query) (map[int]bool, error) {
+	if !walkable(ci, q) {
+		return nil, nil
+	}
+	counts := map[int]int64{}
+	for i, cd := range q.Conds {
+		c := newCompiler(ci, coll, q.StoreID)
+		probe := c.sideProbe(cd)
+		if probe == "" {
+			continue
+		}
+		rows, err := s.query(ctx, probe, c.args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: probe: %w", err)
+		}
+		var n int64
+		if rows.Next() {
+			err = rows.Scan(&n)
+		}
+		if e := rows.Close(); err == nil {
+			err = e
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: probe: %w", err)
+		}
+		counts[i] = n
+	}
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	driver, least := -1, int64(probeLimit)
+	for i, n := range counts {
+		if n < least {
+			driver, least = i, n
+		}
+	}
+	filterOnly := map[int]bool{}
+	for i := range counts {
+		if i != driver {
+			filterOnly[i] = true
+		}
+	}
+	return filterOnly, nil
 }
 
 func (s *Store) find(ctx context.Context, query string, args []any, fields []string) ([]db.Doc, error) {
@@ -188,6 +242,17 @@ func (s *Store) Count(ctx context.Context, coll string, storeID int64, conds []d
 		if err != nil || ci == nil {
 			return "", nil, err
 		}
+		if len(conds) == 0 {
+			// Kept by every write (see storeapi_counts): no index walk.
+			if storeID == 0 {
+				return "SELECT coalesce(sum(n), 0) FROM storeapi_counts WHERE coll = '" + coll + "'", nil, nil
+			}
+			return "SELECT coalesce((SELECT n FROM storeapi_counts WHERE coll = '" + coll + "' AND store_id = ?1), 0)",
+				[]any{storeID}, nil
+		}
+		if q := c.sideCount(conds); q != "" {
+			return q, c.args, nil
+		}
 		return "SELECT count(*) FROM " + quoteIdent(coll) + " AS t WHERE " + where, c.args, nil
 	}, func(query string, args []any) error {
 		n = 0
@@ -244,7 +309,7 @@ func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc) error {
 		return err
 	}
 	if ci := s.info(coll); ci != nil {
-		if err := s.warm(ctx, append(sideStmts(ci), insertStmt(coll))...); err != nil {
+		if err := s.warm(ctx, append(sideStmts(ci), insertStmt(coll), countAdd)...); err != nil {
 			return err
 		}
 	}
@@ -261,6 +326,10 @@ func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc) error {
 	s.publishChecked(next, flipped)
 	return nil
 }
+
+// countAdd adds ?3 to the document count of store ?2 in collection ?1.
+const countAdd = `INSERT INTO storeapi_counts (coll, store_id, n) VALUES (?1, ?2, ?3)
+	ON CONFLICT (coll, store_id) DO UPDATE SET n = n + excluded.n`
 
 func insertStmt(coll string) string {
 	return `INSERT INTO ` + quoteIdent(coll) + ` (id, store_id, doc) VALUES (?1, ?2, jsonb(?3))`
@@ -291,6 +360,9 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 		}
 		return nil, false, fmt.Errorf("sqlite: insert: %w", err)
 	}
+	if _, err := s.txExec(ctx, tx, countAdd, coll, storeID, 1); err != nil {
+		return nil, false, fmt.Errorf("sqlite: count: %w", err)
+	}
 	flipped := false
 	if len(ci.paths) > 0 {
 		ci = ci.clone()
@@ -307,7 +379,8 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 // Update replaces (or, when fn returns nil, deletes) one document in a single write
 // transaction: read, fn, write. db.ErrNotFound when the store has no such document;
 // fn's error is returned unchanged. The returned document is the stored one, in the
-// db.Doc form.
+// db.Doc form. fn runs while the Store's write lock is held: it may read from the
+// Store but must not write to it.
 func (s *Store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
 	if err := checkColl(coll); err != nil {
 		return nil, err
@@ -316,7 +389,7 @@ func (s *Store) Update(ctx context.Context, coll string, storeID int64, id strin
 	upd := `UPDATE ` + quoteIdent(coll) + ` SET doc = jsonb(?1) WHERE id = ?2`
 	del := `DELETE FROM ` + quoteIdent(coll) + ` WHERE id = ?1`
 	if ci := s.info(coll); ci != nil {
-		if err := s.warm(ctx, append(sideStmts(ci), sel, upd, del)...); err != nil {
+		if err := s.warm(ctx, append(sideStmts(ci), sel, upd, del, countAdd)...); err != nil {
 			return nil, err
 		}
 	}
@@ -357,6 +430,9 @@ func (s *Store) Update(ctx context.Context, coll string, storeID int64, id strin
 		if nd == nil {
 			if _, err := s.txExec(ctx, tx, del, id); err != nil {
 				return fmt.Errorf("sqlite: delete: %w", err)
+			}
+			if _, err := s.txExec(ctx, tx, countAdd, coll, storeID, -1); err != nil {
+				return fmt.Errorf("sqlite: count: %w", err)
 			}
 			if len(ci.paths) > 0 {
 				_, err = s.writeShapes(ctx, tx, ci, id, storeID, nil, true)
@@ -414,24 +490,32 @@ func (s *Store) DeleteMany(ctx context.Context, coll string, storeID int64, cond
 			return err
 		}
 		sel := `SELECT t.id FROM ` + quoteIdent(coll) + ` AS t WHERE ` + where
-		rows, err := tx.QueryContext(ctx, `DELETE FROM `+quoteIdent(coll)+` WHERE id IN (`+sel+`) RETURNING id`, c.args...)
+		rows, err := tx.QueryContext(ctx, `DELETE FROM `+quoteIdent(coll)+` WHERE id IN (`+sel+`) RETURNING id, store_id`, c.args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete many: %w", err)
 		}
 		var deleted []string
+		perStore := map[int64]int64{}
 		for rows.Next() {
 			var id string
-			if err := rows.Scan(&id); err != nil {
+			var st int64
+			if err := rows.Scan(&id, &st); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: delete many: %w", err)
 			}
 			deleted = append(deleted, id)
+			perStore[st]++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: delete many: %w", err)
 		}
 		n = int64(len(deleted))
+		for st, k := range perStore {
+			if _, err := tx.ExecContext(ctx, countAdd, coll, st, -k); err != nil {
+				return fmt.Errorf("sqlite: count: %w", err)
+			}
+		}
 		if len(ci.paths) == 0 || n == 0 {
 			return nil
 		}
@@ -440,8 +524,16 @@ func (s *Store) DeleteMany(ctx context.Context, coll string, storeID int64, cond
 			return err
 		}
 		defer st.Close()
+		st2, err := tx.PrepareContext(ctx, sortedDeleteID(coll))
+		if err != nil {
+			return err
+		}
+		defer st2.Close()
 		for _, id := range deleted {
 			if _, err := st.ExecContext(ctx, id); err != nil {
+				return fmt.Errorf("sqlite: delete many: %w", err)
+			}
+			if _, err := st2.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("sqlite: delete many: %w", err)
 			}
 		}
@@ -471,7 +563,7 @@ func (s *Store) Aggregate(ctx context.Context, coll string, storeID int64, stage
 			return "", nil, err
 		}
 		return "SELECT t.id, json(t.doc) FROM " + quoteIdent(coll) + " AS t WHERE " + where + " ORDER BY t.id LIMIT " +
-			c.arg(int64(MaxAggregateDocs+1)), c.args, nil
+			c.arg(int64(s.maxAggregate+1)), c.args, nil
 	}, func(query string, args []any) error {
 		docs = nil
 		if query == "" {
@@ -484,8 +576,8 @@ func (s *Store) Aggregate(ctx context.Context, coll string, storeID int64, stage
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) > MaxAggregateDocs {
-		return nil, fmt.Errorf("%w: aggregation over more than %d documents (filter with a first $match)", db.ErrUnsupported, MaxAggregateDocs)
+	if len(docs) > s.maxAggregate {
+		return nil, fmt.Errorf("%w: aggregation over more than %d documents (filter with a first $match)", db.ErrUnsupported, s.maxAggregate)
 	}
 	out, err := pipeline.Run(docs, stages)
 	if err != nil {

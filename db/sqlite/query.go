@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"storeapi/db"
 )
@@ -24,6 +25,11 @@ type compiler struct {
 	args    []any
 	aliases int
 	leaves  int
+	// filterOnly marks conditions (by index) on multikey paths that must not drive
+	// the query: their side-table lookup is written as a correlated EXISTS, which
+	// SQLite checks per row while walking another index (see Store.plan).
+	filterOnly map[int]bool
+	cur        int
 }
 
 func newCompiler(ci *collInfo, coll string, storeID int64) *compiler {
@@ -47,7 +53,8 @@ func (c *compiler) where(conds []db.Cond) (string, error) {
 	if c.storeID != 0 {
 		parts = append(parts, "t.store_id = "+c.arg(c.storeID))
 	}
-	for _, cd := range conds {
+	for i, cd := range conds {
+		c.cur = i
 		p, err := c.cond(cd)
 		if err != nil {
 			return "", err
@@ -357,7 +364,156 @@ func (c *compiler) sideIn(path, cond string) string {
 	if c.storeID != 0 {
 		store = " AND m.store_id = " + c.arg(c.storeID)
 	}
+	if c.filterOnly[c.cur] {
+		// Checked per row while SQLite walks another index: a primary-key lookup, no
+		// list of every matching id built first.
+		return "EXISTS (SELECT 1 FROM " + sideTable(c.coll) + " AS m WHERE m.path = '" + path + "' AND m.store_id = t.store_id AND " +
+			cond + " AND m.id = t.id)"
+	}
 	return "t.id IN (SELECT m.id FROM " + sideTable(c.coll) + " AS m WHERE m.path = '" + path + "'" + store + " AND " + cond + ")"
+}
+
+// probeLimit is how many side-table matches a probe counts at most; a condition with
+// fewer drives the query (read its few documents, then sort), one with more is only
+// checked while walking the order's index (its documents are common enough that the
+// first page comes soon).
+const probeLimit = 500
+
+// sideProbe returns a query counting (up to probeLimit) the side-table rows a
+// condition on a multikey path selects, or "" when the condition is not of that kind.
+func (c *compiler) sideProbe(cd db.Cond) string {
+	if c.ci == nil || !c.ci.paths[cd.Path] || checkPath(cd.Path) != nil || len(cd.Values) == 0 {
+		return ""
+	}
+	var vals []value
+	for _, v := range cd.Values {
+		x, err := toValue(v)
+		if err != nil || x.kind == kNull {
+			return ""
+		}
+		vals = append(vals, x)
+	}
+	var cond string
+	switch cd.Op {
+	case db.OpEq:
+		cond = c.sideEq(vals)()
+	case db.OpGte, db.OpLte:
+		cond = c.sideRange(cd.Op, vals[0])()
+	default:
+		return ""
+	}
+	return "SELECT count(*) FROM (SELECT 1 FROM " + sideTable(c.coll) + " AS m WHERE m.path = '" + cd.Path +
+		"' AND m.store_id = " + c.arg(c.storeID) + " AND " + cond + " LIMIT " + strconv.Itoa(probeLimit) + ")"
+}
+
+// sideCount returns a count query answered from the side table alone when conds is a
+// single equality on a multikey path ("how many products in this category"), or "".
+func (c *compiler) sideCount(conds []db.Cond) string {
+	if len(conds) != 1 || conds[0].Op != db.OpEq || c.storeID == 0 {
+		return ""
+	}
+	cd := conds[0]
+	if c.ci == nil || !c.ci.paths[cd.Path] {
+		return ""
+	}
+	var vals []value
+	for _, v := range cd.Values {
+		x, err := toValue(v)
+		if err != nil || x.kind == kNull {
+			return ""
+		}
+		vals = append(vals, x)
+	}
+	cnt := "count(*)" // one value: (path, store_id, v, id) is unique, so ids are distinct
+	if len(vals) > 1 || vals[0].raw != "" && vals[0].kind == kNum {
+		cnt = "count(DISTINCT m.id)"
+	}
+	c.args = nil
+	return "SELECT " + cnt + " FROM " + sideTable(c.coll) + " AS m WHERE m.path = '" + cd.Path + "' AND m.store_id = " +
+		c.arg(c.storeID) + " AND " + c.sideEq(vals)()
+}
+
+// page returns the LIMIT / OFFSET clause of q.
+func (c *compiler) page(q db.Query) string {
+	limit := int64(-1)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	return " LIMIT " + c.arg(limit) + " OFFSET " + c.arg(int64(max(q.Offset, 0)))
+}
+
+// sortedFind compiles q to a walk of a compound multikey index when one fits: an
+// equality on its first (multikey) path with one string value, sorted first by its
+// second path. ok is false when none fits.
+func (c *compiler) sortedFind(q db.Query) (query string, ok bool, err error) {
+	if c.ci == nil || c.storeID == 0 || len(q.Sort) == 0 {
+		return "", false, nil
+	}
+	first := q.Sort[0]
+	for i, cd := range q.Conds {
+		if cd.Op != db.OpEq || len(cd.Values) != 1 || !c.ci.paths[cd.Path] {
+			continue
+		}
+		v, err := toValue(cd.Values[0])
+		if err != nil || v.kind != kStr {
+			continue
+		}
+		for _, ix := range c.ci.indexes {
+			if !c.ci.sorted(ix) || ix.paths[0] != cd.Path || ix.paths[1] != first.Path {
+				continue
+			}
+			others := append(append([]db.Cond(nil), q.Conds[:i]...), q.Conds[i+1:]...)
+			// The walk drives; other multikey conditions are only checked per row.
+			c.filterOnly = map[int]bool{}
+			for j, o := range others {
+				c.filterOnly[j] = c.ci.paths[o.Path]
+			}
+			where, err := c.where(others)
+			if err != nil {
+				return "", false, err
+			}
+			dir := ""
+			if first.Desc {
+				dir = " DESC"
+			}
+			order := "x.k" + dir + ", x.id"
+			if len(q.Sort) > 1 {
+				rest, err := c.orderBy(q.Sort[1:])
+				if err != nil {
+					return "", false, err
+				}
+				order = "x.k" + dir + ", " + rest
+			}
+			cols, _ := columns(q.Fields)
+			query = "SELECT " + cols + " FROM " + sortedTable(c.coll) + " AS x CROSS JOIN " + quoteIdent(c.coll) + " AS t WHERE x.ix = '" +
+				ix.name + "' AND x.store_id = " + c.arg(c.storeID) + " AND x.v = " + c.arg(v.s) + " AND t.id = x.id AND " + where +
+				" ORDER BY " + order + c.page(q)
+			return query, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// walkable reports whether SQLite can produce q's order by walking an index (the store
+// index in _id order, or an expression index whose first path is the first sort path),
+// so that a page can stop early.
+func walkable(ci *collInfo, q db.Query) bool {
+	if q.Limit <= 0 || q.Limit+q.Offset > 1000 || q.StoreID == 0 {
+		return false
+	}
+	if len(q.Sort) == 0 || q.Sort[0].Path == "_id" {
+		return true
+	}
+	first := q.Sort[0].Path
+	if ci.paths[first] {
+		return false
+	}
+	for _, ix := range ci.indexes {
+		if ix.paths[0] == first && !ci.multikey(ix) {
+			return true
+		}
+	}
+	return false
 }
 
 // match is "some value at path satisfies p": on a column for _id and store_id, on
@@ -534,6 +690,9 @@ func columns(fields []string) (string, []string) {
 
 // decodeValue decodes JSON text with json.Number numbers.
 func decodeValue(raw []byte) (any, error) {
+	if v, ok := decodeScalar(raw); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -541,6 +700,45 @@ func decodeValue(raw []byte) (any, error) {
 		return nil, fmt.Errorf("sqlite: decode document: %w", err)
 	}
 	return v, nil
+}
+
+// decodeScalar decodes the common small values of projected columns (literals,
+// numbers, strings without escapes) without a json.Decoder; ok is false for anything
+// else, which decodeValue then decodes in full.
+func decodeScalar(raw []byte) (any, bool) {
+	switch string(raw) {
+	case "null":
+		return nil, true
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		body := raw[1 : len(raw)-1]
+		for _, c := range body {
+			if c == '\\' || c == '"' || c < 0x20 {
+				return nil, false
+			}
+		}
+		if !utf8.Valid(body) {
+			return nil, false
+		}
+		return string(body), true
+	}
+	if len(raw) > 0 && len(raw) < 64 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		if _, err := strconv.ParseFloat(string(raw), 64); err == nil || isRange(err) {
+			if json.Valid(raw) {
+				return json.Number(raw), true
+			}
+		}
+	}
+	return nil, false
+}
+
+func isRange(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
 }
 
 func decodeDoc(raw []byte) (db.Doc, error) {

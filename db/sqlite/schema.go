@@ -55,6 +55,21 @@ func (c *collInfo) multikey(ix indexDef) bool {
 	return false
 }
 
+// sorted reports whether ix is an active compound multikey index: its first path is
+// multikey and its second a scalar path, so the engine keeps storeapi_mk2_<coll>
+// rows (first path's value, second path's value, id) in that order, and a page of
+// "first = v, sorted by second" is a walk of that index.
+func (c *collInfo) sorted(ix indexDef) bool {
+	if len(ix.paths) < 2 || !c.paths[ix.paths[0]] {
+		return false
+	}
+	second := ix.paths[1]
+	if second == "_id" || second == "store_id" || strings.HasPrefix(second, "_id.") {
+		return false
+	}
+	return !c.paths[second]
+}
+
 // checkColl validates a collection name.
 func checkColl(coll string) error {
 	if !collRe.MatchString(coll) || strings.HasPrefix(coll, "storeapi_") || strings.HasPrefix(coll, "sqlite_") {
@@ -91,6 +106,27 @@ func jsonPath(segs []string) string {
 
 func sideTable(coll string) string { return quoteIdent("storeapi_mk_" + coll) }
 
+func sortedTable(coll string) string { return quoteIdent("storeapi_mk2_" + coll) }
+
+// fillSorted is the statement that (re)computes a compound multikey index's rows from
+// the side table and the documents, for one document (?3) or, without the id
+// condition, for all.
+func fillSorted(ci *collInfo, ix indexDef, oneDoc bool) string {
+	by := ""
+	if oneDoc {
+		// Without statistics SQLite would pick the primary key (path first) and read
+		// every value of the path.
+		by = ` INDEXED BY ` + quoteIdent("storeapi_mkid_"+ci.name)
+	}
+	q := `INSERT INTO ` + sortedTable(ci.name) + ` (ix, store_id, v, k, id) SELECT '` + ix.name + `', m.store_id, m.v, ` +
+		exprFor("t.", ix.paths[1]) + `, m.id FROM ` + sideTable(ci.name) + ` AS m` + by + ` JOIN ` + quoteIdent(ci.name) +
+		` AS t ON t.id = m.id WHERE m.path = '` + ix.paths[0] + `' AND typeof(m.v) <> 'blob'`
+	if oneDoc {
+		q += ` AND m.id = ?1`
+	}
+	return q
+}
+
 func hashName(parts ...string) string {
 	h := fnv.New32a()
 	for _, p := range parts {
@@ -105,6 +141,9 @@ CREATE TABLE IF NOT EXISTS storeapi_collections (coll TEXT PRIMARY KEY NOT NULL)
 CREATE TABLE IF NOT EXISTS storeapi_indexes (
 	coll TEXT NOT NULL, name TEXT NOT NULL, paths TEXT NOT NULL, uniq INTEGER NOT NULL,
 	PRIMARY KEY (coll, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS storeapi_counts (
+	coll TEXT NOT NULL, store_id INTEGER NOT NULL, n INTEGER NOT NULL,
+	PRIMARY KEY (coll, store_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS storeapi_paths (
 	coll TEXT NOT NULL, path TEXT NOT NULL, multikey INTEGER NOT NULL,
 	PRIMARY KEY (coll, path)) WITHOUT ROWID;
@@ -128,6 +167,15 @@ func (s *Store) init(ctx context.Context) error {
 		s.colls[c] = &collInfo{name: c, paths: map[string]bool{}}
 	}
 	rows.Close()
+	for c := range s.colls {
+		// Tables a database written by an earlier version may lack.
+		if _, err := s.writer.ExecContext(ctx, collDDL(c)); err != nil {
+			return fmt.Errorf("sqlite: upgrade collection %s: %w", c, err)
+		}
+	}
+	if err := s.rebuildCounts(ctx); err != nil {
+		return err
+	}
 	rows, err = s.writer.QueryContext(ctx, `SELECT coll, name, paths, uniq FROM storeapi_indexes ORDER BY coll, name`)
 	if err != nil {
 		return fmt.Errorf("sqlite: load indexes: %w", err)
@@ -159,7 +207,44 @@ func (s *Store) init(ctx context.Context) error {
 			ci.paths[p] = mk
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	// Compound multikey indexes of a database written before they were kept.
+	for _, ci := range s.colls {
+		for _, ix := range ci.indexes {
+			if !ci.sorted(ix) {
+				continue
+			}
+			var have bool
+			if err := s.writer.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+sortedTable(ci.name)+` WHERE ix = ?)`, ix.name).Scan(&have); err != nil {
+				return fmt.Errorf("sqlite: check compound index: %w", err)
+			}
+			if !have {
+				if _, err := s.writer.ExecContext(ctx, fillSorted(ci, ix, false)); err != nil {
+					return fmt.Errorf("sqlite: fill compound index: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// rebuildCounts fills storeapi_counts from the collections when it is empty while
+// documents exist (a database written before the table existed).
+func (s *Store) rebuildCounts(ctx context.Context) error {
+	var have int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM storeapi_counts`).Scan(&have); err != nil || have > 0 {
+		return err
+	}
+	for c := range s.colls {
+		t := quoteIdent(c)
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO storeapi_counts (coll, store_id, n) SELECT '`+c+`', store_id, count(*) FROM `+t+` GROUP BY store_id`); err != nil {
+			return fmt.Errorf("sqlite: rebuild counts: %w", err)
+		}
+	}
+	return nil
 }
 
 // info returns the published knowledge of a collection, nil if it does not exist.
@@ -176,16 +261,23 @@ func (s *Store) publish(ci *collInfo) {
 	s.colls[ci.name] = ci
 }
 
-// createColl creates a collection's tables inside tx and returns its (empty) info.
-func (s *Store) createColl(ctx context.Context, tx *sql.Tx, coll string) (*collInfo, error) {
+// collDDL creates a collection's tables and indexes (idempotent).
+func collDDL(coll string) string {
 	t := quoteIdent(coll)
-	ddl := `CREATE TABLE IF NOT EXISTS ` + t + ` (id TEXT PRIMARY KEY NOT NULL, store_id INTEGER NOT NULL, doc BLOB NOT NULL) WITHOUT ROWID;
+	return `CREATE TABLE IF NOT EXISTS ` + t + ` (id TEXT PRIMARY KEY NOT NULL, store_id INTEGER NOT NULL, doc BLOB NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ` + quoteIdent("storeapi_st_"+coll) + ` ON ` + t + ` (store_id);
 CREATE TABLE IF NOT EXISTS ` + sideTable(coll) + ` (path TEXT NOT NULL, store_id INTEGER NOT NULL, v NOT NULL, id TEXT NOT NULL,
 	PRIMARY KEY (path, store_id, v, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ` + quoteIdent("storeapi_mkid_"+coll) + ` ON ` + sideTable(coll) + ` (id, path, v);
+CREATE TABLE IF NOT EXISTS ` + sortedTable(coll) + ` (ix TEXT NOT NULL, store_id INTEGER NOT NULL, v NOT NULL, k, id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ` + quoteIdent("storeapi_mk2x_"+coll) + ` ON ` + sortedTable(coll) + ` (ix, store_id, v, k, id);
+CREATE INDEX IF NOT EXISTS ` + quoteIdent("storeapi_mk2id_"+coll) + ` ON ` + sortedTable(coll) + ` (id);
 INSERT OR IGNORE INTO storeapi_collections (coll) VALUES ('` + coll + `');`
-	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+}
+
+// createColl creates a collection's tables inside tx and returns its (empty) info.
+func (s *Store) createColl(ctx context.Context, tx *sql.Tx, coll string) (*collInfo, error) {
+	if _, err := tx.ExecContext(ctx, collDDL(coll)); err != nil {
 		return nil, fmt.Errorf("sqlite: create collection %s: %w", coll, err)
 	}
 	return &collInfo{name: coll, paths: map[string]bool{}}, nil
@@ -255,6 +347,11 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes []db.Ind
 				if def.unique && len(def.paths) == 1 {
 					if err := s.createSideUnique(ctx, tx, ci, def); err != nil {
 						return err
+					}
+				}
+				if ci.sorted(def) {
+					if _, err := tx.ExecContext(ctx, fillSorted(ci, def, false)); err != nil {
+						return fmt.Errorf("sqlite: fill compound index: %w", err)
 					}
 				}
 				continue
@@ -443,6 +540,19 @@ func (s *Store) makeMultikey(ctx context.Context, tx *sql.Tx, ci *collInfo, path
 				return err
 			}
 		}
+		if len(ix.paths) < 2 {
+			continue
+		}
+		switch {
+		case ix.paths[1] == path: // the sort path is no scalar any more
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+sortedTable(ci.name)+` WHERE ix = ?`, ix.name); err != nil {
+				return fmt.Errorf("sqlite: drop compound index: %w", err)
+			}
+		case ix.paths[0] == path && ci.sorted(ix):
+			if _, err := tx.ExecContext(ctx, fillSorted(ci, ix, false)); err != nil {
+				return fmt.Errorf("sqlite: fill compound index: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -533,9 +643,18 @@ func sqlNumber(v any) (any, bool) {
 func sideInsert(coll string) string {
 	return `INSERT INTO ` + sideTable(coll) + ` (path, store_id, v, id) VALUES (?, ?, ?, ?)`
 }
-func sideDeleteID(coll string) string { return `DELETE FROM ` + sideTable(coll) + ` WHERE id = ?` }
+func sideDeleteID(coll string) string {
+	return `DELETE FROM ` + sideTable(coll) + ` INDEXED BY ` + quoteIdent("storeapi_mkid_"+coll) + ` WHERE id = ?`
+}
 func sideDeleteIDPath(coll string) string {
-	return `DELETE FROM ` + sideTable(coll) + ` WHERE id = ? AND path = ?`
+	return `DELETE FROM ` + sideTable(coll) + ` INDEXED BY ` + quoteIdent("storeapi_mkid_"+coll) + ` WHERE id = ? AND path = ?`
+}
+
+func sortedDeleteID(coll string) string {
+	return `DELETE FROM ` + sortedTable(coll) + ` INDEXED BY ` + quoteIdent("storeapi_mk2id_"+coll) + ` WHERE id = ?`
+}
+func sortedDeleteIxID(coll string) string {
+	return `DELETE FROM ` + sortedTable(coll) + ` INDEXED BY ` + quoteIdent("storeapi_mk2id_"+coll) + ` WHERE ix = ? AND id = ?`
 }
 
 // sideStmts are the statements writeShapes uses on ci, for Store.warm.
@@ -543,7 +662,13 @@ func sideStmts(ci *collInfo) []string {
 	if len(ci.paths) == 0 {
 		return nil
 	}
-	return []string{sideInsert(ci.name), sideDeleteID(ci.name), sideDeleteIDPath(ci.name)}
+	out := []string{sideInsert(ci.name), sideDeleteID(ci.name), sideDeleteIDPath(ci.name), sortedDeleteID(ci.name), sortedDeleteIxID(ci.name)}
+	for _, ix := range ci.indexes {
+		if ci.sorted(ix) {
+			out = append(out, fillSorted(ci, ix, true))
+		}
+	}
+	return out
 }
 
 // writeShapes keeps the side table and the multikey flags right for a document just
@@ -553,6 +678,9 @@ func (s *Store) writeShapes(ctx context.Context, tx *sql.Tx, ci *collInfo, id st
 	if doc == nil {
 		if _, err := s.txExec(ctx, tx, sideDeleteID(ci.name), id); err != nil {
 			return false, fmt.Errorf("sqlite: clear multikey values: %w", err)
+		}
+		if _, err := s.txExec(ctx, tx, sortedDeleteID(ci.name), id); err != nil {
+			return false, fmt.Errorf("sqlite: clear compound index: %w", err)
 		}
 		return false, nil
 	}
@@ -586,6 +714,19 @@ func (s *Store) writeShapes(ctx context.Context, tx *sql.Tx, ci *collInfo, id st
 				}
 				return false, fmt.Errorf("sqlite: write multikey values: %w", err)
 			}
+		}
+	}
+	for _, ix := range ci.indexes {
+		if !ci.sorted(ix) || flipped[ix.paths[0]] {
+			continue // inactive, or filled whole by makeMultikey just now
+		}
+		if replaced {
+			if _, err := s.txExec(ctx, tx, sortedDeleteIxID(ci.name), ix.name, id); err != nil {
+				return false, fmt.Errorf("sqlite: clear compound index: %w", err)
+			}
+		}
+		if _, err := s.txExec(ctx, tx, fillSorted(ci, ix, true), id); err != nil {
+			return false, fmt.Errorf("sqlite: write compound index: %w", err)
 		}
 	}
 	return flipped != nil, nil

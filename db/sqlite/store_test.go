@@ -116,6 +116,17 @@ func str(s string) db.Value { return db.Value{Typed: s, Raw: s} }
 func explain(t *testing.T, s *Store, coll string, q db.Query) string {
 	t.Helper()
 	c := newCompiler(s.info(coll), coll, q.StoreID)
+	if query, ok, err := c.sortedFind(q); ok || err != nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan(t, s, "EXPLAIN QUERY PLAN "+query, c.args)
+	}
+	fo, err := s.plan(t.Context(), s.info(coll), coll, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.filterOnly = fo
 	where, err := c.where(q.Conds)
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +135,13 @@ func explain(t *testing.T, s *Store, coll string, q db.Query) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	query := "EXPLAIN QUERY PLAN SELECT t.id, t.doc FROM " + quoteIdent(coll) + " AS t WHERE " + where + " ORDER BY " + order + " LIMIT 20"
-	rows, err := s.reader.QueryContext(t.Context(), query, c.args...)
+	query := "EXPLAIN QUERY PLAN SELECT t.id, t.doc FROM " + quoteIdent(coll) + " AS t WHERE " + where + " ORDER BY " + order + " LIMIT " + c.arg(int64(20))
+	return plan(t, s, query, c.args)
+}
+
+func plan(t *testing.T, s *Store, query string, args []any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
@@ -147,12 +163,13 @@ func TestPlans(t *testing.T) {
 	ctx := t.Context()
 	if err := s.EnsureIndexes(ctx, "products", []db.Index{
 		{Paths: []string{"sku"}, Unique: true}, {Paths: []string{"price"}}, {Paths: []string{"categories._id"}},
+		{Paths: []string{"categories._id", "name"}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
 		if err := s.Insert(ctx, "products", db.Doc{"_id": fmt.Sprintf("%024x", i), "store_id": int64(1 + i%3),
-			"sku": fmt.Sprintf("S%d", i), "price": int64(i), "categories": []any{map[string]any{"_id": fmt.Sprintf("c%d", i%5)}}}); err != nil {
+			"sku": fmt.Sprintf("S%d", i), "price": int64(i), "name": fmt.Sprint(i % 7), "categories": []any{map[string]any{"_id": fmt.Sprintf("c%d", i%5)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,6 +187,10 @@ func TestPlans(t *testing.T) {
 			[]string{"storeapi_ix_products_"}, []string{"USE TEMP B-TREE FOR ORDER BY", "SCAN"}},
 		{"category filter uses the side table", db.Query{StoreID: 1, Conds: []db.Cond{{Path: "categories._id", Op: db.OpEq, Values: []db.Value{str("c1")}}}},
 			[]string{"SEARCH m USING PRIMARY KEY (path=? AND store_id=? AND v=?)"}, []string{"SCAN"}},
+		{"category sorted by name walks the compound index", db.Query{StoreID: 1, Limit: 5, Sort: []db.SortField{{Path: "name", Desc: true}},
+			Conds: []db.Cond{{Path: "categories._id", Op: db.OpEq, Values: []db.Value{str("c1")}}}},
+			[]string{"SEARCH x USING COVERING INDEX storeapi_mk2x_products (ix=? AND store_id=? AND v=?)", "SEARCH t USING PRIMARY KEY (id=?)"},
+			[]string{"SCAN", "USE TEMP B-TREE FOR ORDER BY"}},
 		{"no sort walks the store index in _id order", db.Query{StoreID: 1},
 			[]string{"storeapi_st_products"}, []string{"TEMP B-TREE", "SCAN"}},
 	}
@@ -446,4 +467,207 @@ func FuzzFind(f *testing.F) {
 			t.Fatalf("documents changed: %d, %v", n, err)
 		}
 	})
+}
+
+func TestAggregateBound(t *testing.T) {
+	s := openTemp(t)
+	s.maxAggregate = 5
+	ctx := t.Context()
+	for i := range 8 {
+		if err := s.Insert(ctx, "o", db.Doc{"_id": fmt.Sprint(i), "store_id": int64(1), "status": []string{"a", "b"}[i%2], "n": int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name     string
+		pipeline []db.Doc
+		want     string // "" for the bound error
+	}{
+		{"over the bound", []db.Doc{{"$count": "n"}}, ""},
+		{"first $match that is not pushed down", []db.Doc{{"$match": db.Doc{"status": db.Doc{"$ne": "a"}}}, {"$count": "n"}}, ""},
+		{"first $match pushed down brings it under", []db.Doc{{"$match": db.Doc{"status": "a"}}, {"$count": "n"}}, `[{"n":4}]`},
+		{"pushed-down range keeps exact semantics", []db.Doc{{"$match": db.Doc{"n": db.Doc{"$gt": num("5")}}}, {"$count": "n"}}, `[{"n":2}]`},
+		{"pushed-down $in", []db.Doc{{"$match": db.Doc{"n": db.Doc{"$in": []any{num("1"), num("2"), "3"}}}}, {"$count": "n"}}, `[{"n":2}]`},
+	}
+	for _, tc := range tests {
+		got, err := s.Aggregate(ctx, "o", 1, tc.pipeline)
+		if tc.want == "" {
+			if !errors.Is(err, db.ErrUnsupported) || !strings.Contains(err.Error(), "more than 5") {
+				t.Errorf("%s: Aggregate = %v, %v; want the bound error", tc.name, got, err)
+			}
+			continue
+		}
+		b, _ := json.Marshal(got)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%s: Aggregate = %s, %v; want %s", tc.name, b, err, tc.want)
+		}
+	}
+}
+
+// TestCounts checks the per-store document counts against the documents through every
+// kind of write.
+func TestCounts(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	check := func(when string) {
+		t.Helper()
+		var total int64
+		for st := int64(1); st <= 3; st++ {
+			docs, err := s.Find(ctx, "c", db.Query{StoreID: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.Count(ctx, "c", st, nil)
+			if err != nil || n != int64(len(docs)) {
+				t.Errorf("%s: Count store %d = %d, %v; %d documents", when, st, n, err, len(docs))
+			}
+			total += n
+		}
+		if n, err := s.Count(ctx, "c", 0, nil); err != nil || n != total {
+			t.Errorf("%s: Count of every store = %d, %v; want %d", when, n, err, total)
+		}
+	}
+	for i := range 30 {
+		if err := s.Insert(ctx, "c", db.Doc{"_id": fmt.Sprint(i), "store_id": int64(1 + i%3), "k": int64(i % 4)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Insert(ctx, "c", db.Doc{"_id": "0", "store_id": int64(2)}); !errors.Is(err, db.ErrDuplicate) {
+		t.Fatalf("duplicate insert = %v", err)
+	}
+	check("after inserts")
+	for _, id := range []string{"1", "2", "3"} {
+		if _, err := s.Update(ctx, "c", int64(1+mustAtoi(id)%3), id, func(db.Doc) (db.Doc, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Update(ctx, "c", 1, "0", func(d db.Doc) (db.Doc, error) { d["k"] = int64(9); return d, nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("after updates")
+	if _, err := s.DeleteMany(ctx, "c", 0, []db.Cond{{Path: "k", Op: db.OpEq, Values: []db.Value{{Typed: int64(1), Raw: "1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after DeleteMany")
+	path := s.writerPath(t)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(ctx, path); err != nil {
+		t.Fatal(err)
+	} else {
+		defer s.Close(ctx)
+		n, err := s.Count(ctx, "c", 1, nil)
+		if err != nil || n == 0 {
+			t.Errorf("Count after reopen = %d, %v", n, err)
+		}
+	}
+}
+
+func mustAtoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// writerPath is the file of the main database, from SQLite itself.
+func (s *Store) writerPath(t *testing.T) string {
+	t.Helper()
+	var seq int
+	var name, file string
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA database_list").Scan(&seq, &name, &file); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// FuzzDecodeScalar checks the decoder fast path against encoding/json.
+func FuzzDecodeScalar(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `12.5e3`, `-0`, `01`, `true`, `null`, `"é"`, `1e999`, `"\u0000"`, `-`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v, ok := decodeScalar(raw)
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil || dec.More() {
+			t.Fatalf("decodeScalar(%q) = %#v, but encoding/json fails: %v", raw, v, err)
+		}
+		if want != v {
+			t.Fatalf("decodeScalar(%q) = %#v; encoding/json gives %#v", raw, v, want)
+		}
+	})
+}
+
+// TestUpgrade opens a database that lacks what later versions keep (per-store counts,
+// compound multikey rows) and checks that Open rebuilds them.
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	ctx := t.Context()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureIndexes(ctx, "p", []db.Index{{Paths: []string{"cats", "price"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := s.Insert(ctx, "p", db.Doc{"_id": fmt.Sprint(i), "store_id": int64(1), "cats": []any{"a", "b"}, "price": int64(10 - i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM storeapi_counts; DROP TABLE storeapi_mk2_p`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close(ctx)
+	if n, err := s.Count(ctx, "p", 1, nil); err != nil || n != 10 {
+		t.Errorf("Count after upgrade = %d, %v; want 10", n, err)
+	}
+	q := db.Query{StoreID: 1, Limit: 3, Sort: []db.SortField{{Path: "price"}}, Conds: []db.Cond{{Path: "cats", Op: db.OpEq, Values: []db.Value{str("b")}}}}
+	if _, ok, _ := newCompiler(s.info("p"), "p", 1).sortedFind(q); !ok {
+		t.Fatal("the compound index does not serve the query")
+	}
+	docs, err := s.Find(ctx, "p", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := idsInOrder(docs); !slices.Equal(got, []string{"9", "8", "7"}) {
+		t.Errorf("Find after upgrade = %v; want [9 8 7]", got)
+	}
+}
+
+func TestSingleOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "one.db")
+	ctx := t.Context()
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Open(ctx, path); err == nil {
+		b.Close(ctx)
+		t.Fatal("second Open of an open file succeeded")
+	} else if !strings.Contains(err.Error(), "already open") {
+		t.Errorf("second Open = %v; want an already-open error", err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	b.Close(ctx)
 }
