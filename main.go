@@ -4,6 +4,13 @@
 //	storeapi [flags]                       serve (see --help for the settings)
 //	storeapi create-store [flags] [--name N] [--email E] [--store-id ID]
 //	                                       create a store and its admin; prints the credentials
+//	storeapi export [flags] --store-id ID  write a store's documents to stdout as NDJSON
+//	storeapi import [flags] [--replace]    read an export from stdin into the configured engine
+//	storeapi migrate [flags] --store-id ID --to-mongodb-uri URI [--to-database D] | --to-data-dir DIR
+//	                                       copy a store into another engine
+//
+// Every subcommand takes the server's settings (--data-dir, --mongodb-uri, …) to find
+// the database it works on.
 package main
 
 import (
@@ -18,6 +25,7 @@ import (
 	"syscall"
 
 	"storeapi/auth"
+	"storeapi/migrate"
 	"storeapi/server"
 )
 
@@ -32,8 +40,13 @@ func main() {
 func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 0 && args[0] == "create-store" {
-		return createStore(ctx, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "create-store":
+			return createStore(ctx, args[1:])
+		case "export", "import", "migrate":
+			return moveData(ctx, args[0], args[1:])
+		}
 	}
 	cfg, err := server.ParseConfig(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +86,59 @@ func createStore(ctx context.Context, args []string) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(b)
+}
+
+// moveData runs export, import or migrate.
+func moveData(ctx context.Context, command string, args []string) error {
+	fs := flag.NewFlagSet("storeapi "+command, flag.ContinueOnError)
+	storeID := fs.Int64("store-id", 0, "the store to move (import: 0 takes it from the data)")
+	replace := fs.Bool("replace", false, "replace documents that exist on the target (default: skip them)")
+	toURI := fs.String("to-mongodb-uri", "", "migrate: the target MongoDB")
+	toDatabase := fs.String("to-database", "storeapi", "migrate: the target database name")
+	toDataDir := fs.String("to-data-dir", "", "migrate: the target SQLite data dir")
+	finish := server.RegisterFlags(fs, os.Getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := finish()
+	if err != nil {
+		return err
+	}
+	if command != "import" && *storeID <= 0 {
+		return errors.New("--store-id is required")
+	}
+	from, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer from.Close(context.WithoutCancel(ctx))
+	var counts migrate.Counts
+	switch command {
+	case "export":
+		counts, err = migrate.Export(ctx, from, *storeID, os.Stdout)
+	case "import":
+		counts, err = migrate.Import(ctx, from, *storeID, os.Stdin, *replace)
+	case "migrate":
+		target := cfg
+		target.MongoURI, target.Database = *toURI, *toDatabase
+		if *toDataDir != "" {
+			target.MongoURI, target.DataDir = "", *toDataDir
+		}
+		if target.MongoURI == "" && *toDataDir == "" {
+			return errors.New("migrate needs --to-mongodb-uri or --to-data-dir")
+		}
+		to, err := server.OpenStore(ctx, target)
+		if err != nil {
+			return err
+		}
+		defer to.Close(context.WithoutCancel(ctx))
+		counts, err = migrate.Copy(ctx, from, to, *storeID, *replace)
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "storeapi %s: %v\n", command, counts)
+	return err
 }
 
 // newLogger is the process logger: text on stderr at the configured level.

@@ -58,6 +58,8 @@ func DefaultRules() []Rule {
 				{Paths: []string{"price"}}, {Paths: []string{"name"}},
 				{Paths: []string{"categories._id"}}, {Paths: []string{"brands._id"}},
 				{Paths: []string{createdAt}},
+				// Storefront category and brand pages sorted by price read 20 index entries.
+				{Paths: []string{"categories._id", "price"}}, {Paths: []string{"brands._id", "price"}},
 			},
 		},
 		{

@@ -91,22 +91,3 @@ func loadSecret(cfg Config) ([]byte, error) {
 	}
 	return []byte(secret), nil
 }
-
-// CreateStore creates a store and its first admin on the configured database, for the
-// create-store command; the server may be running on the same database.
-func CreateStore(ctx context.Context, cfg Config, opts auth.StoreOptions) (auth.Bootstrap, error) {
-	store, err := OpenStore(ctx, cfg)
-	if err != nil {
-		return auth.Bootstrap{}, err
-	}
-	defer store.Close(context.WithoutCancel(ctx))
-	secret, err := loadSecret(cfg)
-	if err != nil {
-		return auth.Bootstrap{}, err
-	}
-	a, err := auth.New(auth.Options{Store: store, Secret: secret, TokenTTL: cfg.TokenTTL, Audience: "production"})
-	if err != nil {
-		return auth.Bootstrap{}, err
-	}
-	return a.CreateStore(ctx, opts)
-}

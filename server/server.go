@@ -33,6 +33,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 	listener net.Listener
 	http     *http.Server
+	operator *http.Server
+	opLn     net.Listener
 }
 
 // New opens everything the server needs and binds its listener (so Addr is known before
@@ -87,9 +89,14 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) 
 	if err := bootstrap(ctx, cfg, log, s.prod.auth); err != nil {
 		return nil, err
 	}
+	if s.opLn, err = listenOperator(cfg); err != nil {
+		return nil, err
+	}
 	if s.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		s.opLn.Close()
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
+	s.operator = &http.Server{Handler: s.operatorHandler(), ReadHeaderTimeout: 10 * time.Second}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -113,6 +120,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("storeapi listening", "addr", s.Addr(), "engine", s.cfg.EngineName())
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	go func() { _ = s.operator.Serve(s.opLn) }()
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	for _, st := range s.stacks() {
@@ -129,6 +137,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.http.Shutdown(shutdownCtx); err != nil {
 		s.log.Warn("shutdown did not drain every request", "error", err)
 	}
+	_ = s.operator.Shutdown(shutdownCtx)
 	stopBackground()
 	background.Wait()
 	for _, st := range s.stacks() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,9 +163,11 @@ func TestRateLimits(t *testing.T) {
 func TestTwoNodesOneDatabase(t *testing.T) {
 	cfg := testConfig(t, "mongodb")
 	cfg.CachePoll = 100 * time.Millisecond
+	cfg.Secret = strings.Repeat("s", 32) // nodes sharing a database share the secret
 	a := startWithConfig(t, cfg)
 	cfgB := cfg
-	cfgB.DataDir = a.cfg.DataDir // the same secret and bootstrap file
+	cfgB.DataDir = t.TempDir()
+	copyFile(t, filepath.Join(cfg.DataDir, "bootstrap.json"), filepath.Join(cfgB.DataDir, "bootstrap.json"))
 	b := startWithConfig(t, cfgB)
 	id := a.create("products", product("two-nodes", 1))
 	path := "/v1/products/" + id + ".json"
@@ -186,4 +190,16 @@ func TestTwoNodesOneDatabase(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("node B saw node A's write after %v (poll 100ms)", seenAfter)
+}
+
+// copyFile copies a file for a test.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
