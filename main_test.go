@@ -184,6 +184,22 @@ func TestBinaryBootstrapAndGracefulStop(t *testing.T) {
 	}()
 	_, _ = pw.Write([]byte(`{"sku":"in-flight",`))
 	time.Sleep(200 * time.Millisecond) // let the request reach the handler
+	// An operator creates a second store while the server runs.
+	bin, _ := buildBinary()
+	out, err := exec.Command(bin, "create-store", "--data-dir", dataDir, "--name", "Second", "--email", "o@example.com").Output()
+	if err != nil {
+		t.Fatalf("create-store while the server runs: %v", err)
+	}
+	var created map[string]any
+	if err := json.Unmarshal(out, &created); err != nil || created["store_id"].(float64) != 1001 || created["password"] == "" {
+		t.Fatalf("create-store printed %s", out)
+	}
+	res0, err := http.Get(p.base + "/1001/v1/stores/me.json")
+	if err != nil || res0.StatusCode != http.StatusOK {
+		t.Fatalf("the new store is not served: %v %v", err, res0)
+	}
+	res0.Body.Close()
+
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
