@@ -293,4 +293,26 @@ func TestBinarySurvivesKill9(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d acknowledged writes lost by kill -9", missing, len(acked))
 	}
+	// Every stored product has its create trigger and no trigger names a write that did
+	// not happen: the two were committed together.
+	h2 := bootstrapLogin(t, p2.base, dataDir)
+	count := func(path string) int {
+		req, _ := http.NewRequest("GET", p2.base+path, nil)
+		req.Header = h2.Clone()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var list struct {
+			Meta struct{ Count int } `json:"meta"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&list)
+		return list.Meta.Count
+	}
+	products := count("/v1/products.json?limit=1")
+	triggers := count("/v1/triggers.json?resource=products&action=create&limit=1")
+	if products != triggers || products < len(acked) {
+		t.Errorf("after kill -9: %d products, %d create triggers, %d acknowledged", products, triggers, len(acked))
+	}
 }

@@ -32,8 +32,8 @@ type store struct {
 }
 
 // Insert inserts through the inner store, then reports the change.
-func (s *store) Insert(ctx context.Context, coll string, doc db.Doc) error {
-	err := s.Store.Insert(ctx, coll, doc)
+func (s *store) Insert(ctx context.Context, coll string, doc db.Doc, records ...db.Record) error {
+	err := s.Store.Insert(ctx, coll, doc, records...)
 	if s.c.skip[coll] || errors.Is(err, db.ErrDuplicate) {
 		return err
 	}
@@ -49,13 +49,13 @@ func (s *store) Insert(ctx context.Context, coll string, doc db.Doc) error {
 }
 
 // Update updates through the inner store, then reports the change.
-func (s *store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
+func (s *store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc, records ...db.Record) (db.Doc, error) {
 	var fnErr error
 	doc, err := s.Store.Update(ctx, coll, storeID, id, func(cur db.Doc) (db.Doc, error) {
 		next, err := fn(cur)
 		fnErr = err
 		return next, err
-	})
+	}, records...)
 	if s.c.skip[coll] || errors.Is(err, db.ErrNotFound) || (err != nil && fnErr != nil && errors.Is(err, fnErr)) {
 		return doc, err
 	}

@@ -131,13 +131,16 @@ type Store interface {
 	// Count returns how many documents of the store match conds.
 	Count(ctx context.Context, coll string, storeID int64, conds []Cond) (int64, error)
 	// Insert stores a new document; doc has "_id" and "store_id" set. ErrDuplicate when a
-	// unique index refuses it.
-	Insert(ctx context.Context, coll string, doc Doc) error
+	// unique index refuses it. The records are inserted with it: atomically where the
+	// engine has transactions (SQLite, MongoDB replica sets), else right after it.
+	Insert(ctx context.Context, coll string, doc Doc, records ...Record) error
 	// Update atomically replaces (or deletes) one document with what fn returns. Concurrent
 	// updates of one document are serialised: fn always sees the latest committed version,
 	// so no update is lost. ErrNotFound when the document does not exist in that store.
-	// The _id and store_id of the returned document are forced to the current ones.
-	Update(ctx context.Context, coll string, storeID int64, id string, fn UpdateFunc) (Doc, error)
+	// The _id and store_id of the returned document are forced to the current ones. The
+	// records are inserted when the change applies (as with Insert), never when fn fails.
+	// fn must not write to the Store (engines may hold a write lock while it runs).
+	Update(ctx context.Context, coll string, storeID int64, id string, fn UpdateFunc, records ...Record) (Doc, error)
 	// Aggregate runs a read-only pipeline over the store's documents. The engine prepends
 	// the store filter; stages are already checked against the allowed list by the caller.
 	// ErrUnsupported (wrapped, naming the stage or operator) when the engine cannot run it.

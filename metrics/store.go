@@ -86,22 +86,22 @@ func (s *store) Count(ctx context.Context, coll string, storeID int64, conds []d
 }
 
 // Insert observes the inner Insert.
-func (s *store) Insert(ctx context.Context, coll string, doc db.Doc) error {
+func (s *store) Insert(ctx context.Context, coll string, doc db.Doc, records ...db.Record) error {
 	start := time.Now()
-	err := s.Store.Insert(ctx, coll, doc)
+	err := s.Store.Insert(ctx, coll, doc, records...)
 	s.done(opInsert, start, err, nil)
 	return err
 }
 
 // Update observes the inner Update; the update function's own error is not a failure.
-func (s *store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
+func (s *store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc, records ...db.Record) (db.Doc, error) {
 	start := time.Now()
 	var fnErr error
 	d, err := s.Store.Update(ctx, coll, storeID, id, func(cur db.Doc) (db.Doc, error) {
 		next, err := fn(cur)
 		fnErr = err
 		return next, err
-	})
+	}, records...)
 	s.done(opUpdate, start, err, fnErr)
 	return d, err
 }

@@ -171,10 +171,10 @@ func (e *Engine) document(c *call) error {
 		return writeJSON(c.w, c.r, http.StatusOK, c.view(doc, full), !full)
 	case http.MethodDelete:
 		records := e.triggerRecords(ctx, c, change{action: "delete"})
-		if err := e.update(c, func(db.Doc) (db.Doc, error) { return nil, nil }); err != nil {
+		if err := e.update(c, func(db.Doc) (db.Doc, error) { return nil, nil }, records); err != nil {
 			return err
 		}
-		e.storeRecords(ctx, records)
+		e.triggered(records)
 		e.afterDelete(c)
 		return writeNoContent(c.w)
 	}
@@ -190,10 +190,10 @@ func (e *Engine) document(c *call) error {
 		return mergePatch(cur, copyDoc(body)).(db.Doc), nil
 	}
 	records := e.triggerRecords(ctx, c, change{action: "change", body: body})
-	if err := e.writeWithSecrets(c, apply); err != nil {
+	if err := e.writeWithSecrets(c, apply, records); err != nil {
 		return err
 	}
-	e.storeRecords(ctx, records)
+	e.triggered(records)
 	return writeNoContent(c.w)
 }
 
@@ -222,7 +222,7 @@ func (e *Engine) create(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
-	if err := e.store.Insert(ctx, c.rule.Name, doc); err != nil {
+	if err := e.store.Insert(ctx, c.rule.Name, doc, records...); err != nil {
 		return err
 	}
 	if pass != "" {
@@ -234,7 +234,7 @@ func (e *Engine) create(c *call) error {
 			return err
 		}
 	}
-	e.storeRecords(ctx, records)
+	e.triggered(records)
 	c.w.Header().Set("Location", "/v1/"+c.rule.Name+"/"+id+".json")
 	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
 }
@@ -266,7 +266,7 @@ func (e *Engine) prepare(rule *Rule, doc db.Doc) (pass string, err error) {
 
 // update runs change on the stored document atomically, honouring If-Match, keeping the
 // server fields and re-validating the result. change returns nil to delete.
-func (e *Engine) update(c *call, change func(cur db.Doc) (db.Doc, error)) error {
+func (e *Engine) update(c *call, change func(cur db.Doc) (db.Doc, error), records []db.Record) error {
 	ifMatch := c.r.Header.Get("If-Match")
 	_, err := e.store.Update(c.r.Context(), c.rule.Name, c.storeID, c.addr.ID, func(cur db.Doc) (db.Doc, error) {
 		if ifMatch != "" && !etagMatches(ifMatch, docETag(cur)) {
@@ -286,14 +286,14 @@ func (e *Engine) update(c *call, change func(cur db.Doc) (db.Doc, error)) error 
 		next[updatedAt] = timestamp(e.now())
 		_, err = e.prepare(c.rule, next)
 		return next, err
-	})
+	}, records...)
 	return err
 }
 
 // writeWithSecrets runs an update; for an authentication that carries a new password
 // hash, it checks the update on the current document first and stores the credentials
 // before the document, so that a stored document never waits for its password.
-func (e *Engine) writeWithSecrets(c *call, change func(cur db.Doc) (db.Doc, error)) error {
+func (e *Engine) writeWithSecrets(c *call, change func(cur db.Doc) (db.Doc, error), records []db.Record) error {
 	ctx := c.r.Context()
 	if c.rule.Name == "authentications" {
 		cur, err := e.store.Get(ctx, c.rule.Name, c.storeID, c.addr.ID)
@@ -319,7 +319,7 @@ func (e *Engine) writeWithSecrets(c *call, change func(cur db.Doc) (db.Doc, erro
 			}
 		}
 	}
-	return e.update(c, change)
+	return e.update(c, change, records)
 }
 
 // afterDelete drops what lives beside a deleted document.

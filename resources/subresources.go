@@ -55,10 +55,10 @@ func (e *Engine) subresource(c *call) error {
 		ch.action = "delete"
 	}
 	records := e.triggerRecords(c.r.Context(), c, ch)
-	if err := e.writeWithSecrets(c, apply); err != nil {
+	if err := e.writeWithSecrets(c, apply, records); err != nil {
 		return err
 	}
-	e.storeRecords(c.r.Context(), records)
+	e.triggered(records)
 	if c.method == http.MethodPost {
 		return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": itemID}, false)
 	}

@@ -30,9 +30,9 @@ type change struct {
 	body          db.Doc
 }
 
-// triggerRecords returns the records to store with a write of c: its trigger document
-// (SPEC §8) and whatever the server adds for it (the webhook queue entry). None for the
-// resources triggers do not cover.
+// triggerRecords returns the records to store with a write of c, in the same atomic
+// write: its trigger document (SPEC §8) and whatever the server adds for it (the
+// webhook queue entry). None for the resources triggers do not cover.
 func (e *Engine) triggerRecords(ctx context.Context, c *call, ch change) []db.Record {
 	if !triggerResources[c.rule.Name] {
 		return nil
@@ -90,15 +90,8 @@ func (e *Engine) withQueue(ctx context.Context, tr db.Doc) []db.Record {
 	return records
 }
 
-// storeRecords writes the records of an applied write. The write is already answered
-// as applied whatever happens here (clients resend writes on 5xx), so a failure is
-// logged, not returned.
-func (e *Engine) storeRecords(ctx context.Context, records []db.Record) {
-	for _, r := range records {
-		if err := e.store.Insert(context.WithoutCancel(ctx), r.Coll, r.Doc); err != nil {
-			e.log.Error("record of an applied write not stored", "collection", r.Coll, "error", err)
-		}
-	}
+// triggered tells the server that triggers were stored (to wake the dispatcher).
+func (e *Engine) triggered(records []db.Record) {
 	if len(records) > 0 && e.afterTrigger != nil {
 		e.afterTrigger()
 	}
@@ -128,9 +121,9 @@ func (e *Engine) createFakeTrigger(c *call) error {
 		return err
 	}
 	records := e.withQueue(c.r.Context(), doc)
-	if err := e.store.Insert(c.r.Context(), "triggers", doc); err != nil {
+	if err := e.store.Insert(c.r.Context(), "triggers", doc, records[1:]...); err != nil {
 		return err
 	}
-	e.storeRecords(c.r.Context(), records[1:])
+	e.triggered(records)
 	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) db.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"DeleteMany", testDeleteMany},
 		{"Aggregate", testAggregate},
+		{"Records", testRecords},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
@@ -968,5 +969,52 @@ func testAggregate(t *testing.T, s db.Store) {
 func testPing(t *testing.T, s db.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// testRecords checks that the records of a write are stored when, and only when, the
+// write applies.
+func testRecords(t *testing.T, s db.Store) {
+	ctx := context.Background()
+	rec := func(i int) db.Record {
+		return db.Record{Coll: "events", Doc: db.Doc{"_id": id(900 + i), "store_id": int64(1), "n": n(fmt.Sprint(i))}}
+	}
+	has := func(i int) bool {
+		_, err := s.Get(ctx, "events", 1, id(900+i))
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	if err := s.Insert(ctx, "things", db.Doc{"_id": id(1), "store_id": int64(1), "v": n("1")}, rec(1), rec(2)); err != nil {
+		t.Fatal(err)
+	}
+	if !has(1) || !has(2) {
+		t.Errorf("records of an insert are missing")
+	}
+	if err := s.Insert(ctx, "things", db.Doc{"_id": id(1), "store_id": int64(1)}, rec(3)); !errors.Is(err, db.ErrDuplicate) {
+		t.Fatalf("duplicate insert: %v", err)
+	}
+	if has(3) {
+		t.Errorf("a refused insert stored its record")
+	}
+	boom := errors.New("boom")
+	if _, err := s.Update(ctx, "things", 1, id(1), func(db.Doc) (db.Doc, error) { return nil, boom }, rec(4)); !errors.Is(err, boom) {
+		t.Fatalf("update error: %v", err)
+	}
+	if _, err := s.Update(ctx, "things", 2, id(1), func(d db.Doc) (db.Doc, error) { return d, nil }, rec(5)); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("update of another store: %v", err)
+	}
+	if has(4) || has(5) {
+		t.Errorf("a failed update stored its record")
+	}
+	if _, err := s.Update(ctx, "things", 1, id(1), func(d db.Doc) (db.Doc, error) { d["v"] = n("2"); return d, nil }, rec(6)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "things", 1, id(1), func(db.Doc) (db.Doc, error) { return nil, nil }, rec(7)); err != nil {
+		t.Fatal(err)
+	}
+	if !has(6) || !has(7) {
+		t.Errorf("records of an applied update or delete are missing")
 	}
 }

@@ -42,6 +42,9 @@ type Store struct {
 	locks  [lockStripes]sync.Mutex
 	// ferret is set when the server is FerretDB, whose bugs some methods work around.
 	ferret bool
+	// transactions is set when the deployment runs multi-document transactions (a replica
+	// set or sharded cluster): a write and its records then commit together.
+	transactions bool
 }
 
 var _ db.Store = (*Store)(nil)
@@ -66,7 +69,42 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		_, err = info.LookupErr("ferretdbVersion")
 		s.ferret = err == nil
 	}
+	if !s.ferret {
+		hello, err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Raw()
+		if err == nil {
+			_, setErr := hello.LookupErr("setName")
+			msg, _ := hello.Lookup("msg").StringValueOK()
+			s.transactions = setErr == nil || msg == "isdbgrid"
+		}
+	}
 	return s, nil
+}
+
+// withRecords runs write and inserts the records after it: in one transaction when the
+// deployment has them, else one after the other (a crash between them can lose a
+// record; the README says so).
+func (s *Store) withRecords(ctx context.Context, records []db.Record, write func(ctx context.Context) error) error {
+	insert := func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		for _, r := range records {
+			if err := s.insertOne(ctx, r.Coll, r.Doc); err != nil {
+				return fmt.Errorf("mongodb: record in %s: %w", r.Coll, err)
+			}
+		}
+		return nil
+	}
+	if len(records) == 0 || !s.transactions {
+		return insert(ctx)
+	}
+	sess, err := s.client.StartSession()
+	if err != nil {
+		return fmt.Errorf("mongodb: session: %w", err)
+	}
+	defer sess.EndSession(context.WithoutCancel(ctx))
+	_, err = sess.WithTransaction(ctx, func(ctx context.Context) (any, error) { return nil, insert(ctx) })
+	return err
 }
 
 // lock returns the mutex that serialises updates of one document in this process.
@@ -168,7 +206,12 @@ func (s *Store) Count(ctx context.Context, coll string, storeID int64, conds []d
 }
 
 // Insert stores a new document; db.ErrDuplicate when its _id or a unique index is taken.
-func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc) error {
+func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc, records ...db.Record) error {
+	return s.withRecords(ctx, records, func(ctx context.Context) error { return s.insertOne(ctx, coll, doc) })
+}
+
+// insertOne stores one new document.
+func (s *Store) insertOne(ctx context.Context, coll string, doc db.Doc) error {
 	id, ok := doc["_id"].(string)
 	if !ok || id == "" {
 		return fmt.Errorf("mongodb: insert %s: _id must be a string", coll)
@@ -229,7 +272,18 @@ func duplicateMessage(err error) string {
 // reads it again and calls fn again with the newer version. FerretDB v1 evaluates that
 // filter and then writes by _id, not atomically, so against it only the in-process lock
 // holds: run one process per FerretDB (as the embedded setup does).
-func (s *Store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
+func (s *Store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc, records ...db.Record) (db.Doc, error) {
+	var result db.Doc
+	err := s.withRecords(ctx, records, func(ctx context.Context) error {
+		var err error
+		result, err = s.update(ctx, coll, storeID, id, fn)
+		return err
+	})
+	return result, err
+}
+
+// update is Update without records.
+func (s *Store) update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
 	mu := s.lock(coll, id)
 	mu.Lock()
 	defer mu.Unlock()

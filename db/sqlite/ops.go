@@ -302,28 +302,104 @@ func docKeys(doc db.Doc) (string, int64, error) {
 	return id, storeID, nil
 }
 
-// Insert stores a new document; db.ErrDuplicate when its _id exists in the collection
-// (in any store) or a unique index refuses it.
-func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc) error {
+// Insert stores a new document, and the records with it in the same transaction;
+// db.ErrDuplicate when its _id exists in the collection (in any store) or a unique
+// index refuses it.
+func (s *Store) Insert(ctx context.Context, coll string, doc db.Doc, records ...db.Record) error {
 	if err := checkColl(coll); err != nil {
 		return err
 	}
-	if ci := s.info(coll); ci != nil {
-		if err := s.warm(ctx, append(sideStmts(ci), insertStmt(coll), countAdd)...); err != nil {
+	if err := s.warmInserts(ctx, coll, records); err != nil {
+		return err
+	}
+	var p pending
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		p = pending{}
+		if err := s.insertPending(ctx, tx, &p, coll, doc); err != nil {
 			return err
 		}
-	}
-	var next *collInfo
-	flipped := false
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		next, flipped, err = s.insertTx(ctx, tx, coll, s.info(coll), doc)
-		return err
+		return s.insertRecords(ctx, tx, &p, records)
 	})
 	if err != nil {
 		return err
 	}
-	s.publishChecked(next, flipped)
+	p.publish(s)
+	return nil
+}
+
+// warmInserts prepares the insert statements of coll and of the records' collections.
+func (s *Store) warmInserts(ctx context.Context, coll string, records []db.Record) error {
+	colls := []string{coll}
+	for _, r := range records {
+		if err := checkColl(r.Coll); err != nil {
+			return err
+		}
+		colls = append(colls, r.Coll)
+	}
+	for _, c := range colls {
+		if ci := s.info(c); ci != nil {
+			if err := s.warm(ctx, append(sideStmts(ci), insertStmt(c), countAdd)...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pending is what a write transaction learned about collections (created, a path
+// turned multikey), published once it commits.
+type pending struct {
+	infos   map[string]*collInfo
+	flipped map[string]bool
+}
+
+// info is a collection's knowledge as this transaction sees it.
+func (p *pending) info(s *Store, coll string) *collInfo {
+	if ci, ok := p.infos[coll]; ok {
+		return ci
+	}
+	return s.info(coll)
+}
+
+// learn keeps what an insert learned.
+func (p *pending) learn(coll string, ci *collInfo, flipped bool) {
+	if ci == nil {
+		return
+	}
+	if p.infos == nil {
+		p.infos, p.flipped = map[string]*collInfo{}, map[string]bool{}
+	}
+	p.infos[coll] = ci
+	p.flipped[coll] = p.flipped[coll] || flipped
+}
+
+// publish makes what the committed transaction learned visible.
+func (p *pending) publish(s *Store) {
+	for coll, ci := range p.infos {
+		s.publishChecked(ci, p.flipped[coll])
+	}
+}
+
+// insertPending inserts doc inside tx, keeping what it learns in p.
+func (s *Store) insertPending(ctx context.Context, tx *sql.Tx, p *pending, coll string, doc db.Doc) error {
+	next, flipped, err := s.insertTx(ctx, tx, coll, p.info(s, coll), doc)
+	if err != nil {
+		return err
+	}
+	p.learn(coll, next, flipped)
+	return nil
+}
+
+// insertRecords inserts the records of a write inside its transaction.
+func (s *Store) insertRecords(ctx context.Context, tx *sql.Tx, p *pending, records []db.Record) error {
+	for _, r := range records {
+		if err := checkColl(r.Coll); err != nil {
+			return err
+		}
+		if err := s.insertPending(ctx, tx, p, r.Coll, r.Doc); err != nil {
+			return fmt.Errorf("sqlite: record in %s: %w", r.Coll, err)
+		}
+	}
 	return nil
 }
 
@@ -377,13 +453,18 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 }
 
 // Update replaces (or, when fn returns nil, deletes) one document in a single write
-// transaction: read, fn, write. db.ErrNotFound when the store has no such document;
+// transaction: read, fn, write, and the records with it. db.ErrNotFound when the store has no such document;
 // fn's error is returned unchanged. The returned document is the stored one, in the
 // db.Doc form. fn runs while the Store's write lock is held: it may read from the
 // Store but must not write to it.
-func (s *Store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc) (db.Doc, error) {
+func (s *Store) Update(ctx context.Context, coll string, storeID int64, id string, fn db.UpdateFunc, records ...db.Record) (db.Doc, error) {
 	if err := checkColl(coll); err != nil {
 		return nil, err
+	}
+	if len(records) > 0 {
+		if err := s.warmInserts(ctx, coll, records); err != nil {
+			return nil, err
+		}
 	}
 	sel := `SELECT json(doc) FROM ` + quoteIdent(coll) + ` WHERE id = ?1 AND store_id = ?2`
 	upd := `UPDATE ` + quoteIdent(coll) + ` SET doc = jsonb(?1) WHERE id = ?2`
@@ -395,8 +476,10 @@ func (s *Store) Update(ctx context.Context, coll string, storeID int64, id strin
 	}
 	var result db.Doc
 	var next *collInfo
+	var p pending
 	flipped := false
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		p = pending{}
 		ci := s.info(coll)
 		if ci == nil {
 			return db.ErrNotFound
@@ -435,9 +518,11 @@ func (s *Store) Update(ctx context.Context, coll string, storeID int64, id strin
 				return fmt.Errorf("sqlite: count: %w", err)
 			}
 			if len(ci.paths) > 0 {
-				_, err = s.writeShapes(ctx, tx, ci, id, storeID, nil, true)
+				if _, err = s.writeShapes(ctx, tx, ci, id, storeID, nil, true); err != nil {
+					return err
+				}
 			}
-			return err
+			return s.insertRecords(ctx, tx, &p, records)
 		}
 		forced := make(db.Doc, len(nd)+2)
 		for k, v := range nd {
@@ -466,12 +551,13 @@ func (s *Store) Update(ctx context.Context, coll string, storeID int64, id strin
 				next = ci
 			}
 		}
-		return nil
+		return s.insertRecords(ctx, tx, &p, records)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.publishChecked(next, flipped)
+	p.publish(s)
 	return result, nil
 }
 

@@ -46,11 +46,11 @@ func (w *indexing) ensure(ctx context.Context, coll string) {
 	}
 }
 
-func (w *indexing) Insert(ctx context.Context, coll string, doc db.Doc) error {
+func (w *indexing) Insert(ctx context.Context, coll string, doc db.Doc, records ...db.Record) error {
 	if !w.late {
 		w.ensure(ctx, coll)
 	}
-	return w.Store.Insert(ctx, coll, doc)
+	return w.Store.Insert(ctx, coll, doc, records...)
 }
 
 func (w *indexing) Find(ctx context.Context, coll string, q db.Query) ([]db.Doc, error) {
