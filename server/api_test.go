@@ -139,6 +139,19 @@ func TestBootstrapFile(t *testing.T) {
 	}
 	before, _ := os.ReadFile(path)
 	ts.stop()
+	// A dump of the database holds no secret that logs in: not the password, its MD5,
+	// nor the API key (tokens and keys derive from the secret kept outside it).
+	for _, name := range []string{"storeapi.db", "storeapi.db-wal"} {
+		dump, err := os.ReadFile(filepath.Join(cfg.DataDir, name))
+		if err != nil {
+			continue
+		}
+		for what, secret := range map[string]string{"password": ts.boot.Password, "md5": md5hex(ts.boot.Password), "api_key": ts.boot.APIKey} {
+			if strings.Contains(string(dump), secret) {
+				t.Errorf("%s holds the %s", name, what)
+			}
+		}
+	}
 	// A second start over the same database keeps the store and does not rewrite the file.
 	again := startWithConfig(t, cfg)
 	after, _ := os.ReadFile(path)
