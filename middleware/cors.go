@@ -9,7 +9,7 @@ import (
 const corsAllowHeaders = "Content-Type, Accept, X-Store-ID, X-My-ID, X-Access-Token, X-Cache-Tag, If-Match, If-None-Match"
 
 // corsExposeHeaders are the answer headers browser scripts may read.
-const corsExposeHeaders = "ETag, Location, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After"
+const corsExposeHeaders = "ETag, Location, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Sandbox, X-Cache"
 
 // CORS lets browser scripts of any origin call the API, and answers preflight (and
 // every OPTIONS) requests itself, without authentication, listing the verbs in Allow.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"storeapi/cache"
@@ -16,6 +18,7 @@ import (
 	"storeapi/db/sqlite"
 	"storeapi/middleware"
 	"storeapi/resources"
+	"storeapi/sandbox"
 )
 
 // Config is every setting of a storeapi node. Each is a flag with an environment
@@ -53,6 +56,20 @@ type Config struct {
 	// CachePoll is how often a node looks for writes made on other nodes (MongoDB
 	// engine only: the embedded engine has one process).
 	CachePoll time.Duration
+	// Sandbox is "on" (the sandbox is served under /sandbox on the listener; "" means
+	// on too), "off", or a listen address: then it is also served at the root of a
+	// listener of its own (STOREAPI_SANDBOX, --sandbox).
+	Sandbox string
+	// SandboxMaxAge is how long a sandbox document lives after its created_at; 0 means
+	// 7 days.
+	SandboxMaxAge time.Duration
+	// SandboxPurgeInterval is how often the sandbox purge runs; 0 means an hour.
+	SandboxPurgeInterval time.Duration
+	// SandboxOpenRate is how many sandbox stores one client IP may open an hour; 0
+	// turns the limit off.
+	SandboxOpenRate float64
+	// SandboxMaxStores caps the sandbox stores alive at once; 0 turns the cap off.
+	SandboxMaxStores int
 }
 
 // ParseConfig reads the settings from args (without the program name) with fallbacks
@@ -93,6 +110,11 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 	cacheTTL := fs.String("cache-ttl", env("STOREAPI_CACHE_TTL", "5m"), "how long a cached answer lives (STOREAPI_CACHE_TTL)")
 	cachePoll := fs.String("cache-poll", env("STOREAPI_CACHE_POLL", "1s"), "how often to see other nodes' writes, MongoDB only (STOREAPI_CACHE_POLL)")
 	maxBody := fs.String("max-body", env("STOREAPI_MAX_BODY", strconv.Itoa(resources.DefaultMaxBody)), "largest request body in bytes (STOREAPI_MAX_BODY)")
+	fs.StringVar(&cfg.Sandbox, "sandbox", env("STOREAPI_SANDBOX", "on"), "the sandbox under /sandbox: on, off, or a listen address to also serve it at the root of its own listener (STOREAPI_SANDBOX)")
+	sandboxAge := fs.String("sandbox-max-age", env("STOREAPI_SANDBOX_MAX_AGE", "168h"), "how long sandbox documents live after their creation, e.g. 168h or 7d (STOREAPI_SANDBOX_MAX_AGE)")
+	sandboxPurge := fs.String("sandbox-purge-interval", env("STOREAPI_SANDBOX_PURGE_INTERVAL", "1h"), "how often the sandbox purge runs (STOREAPI_SANDBOX_PURGE_INTERVAL)")
+	fs.Float64Var(&cfg.SandboxOpenRate, "sandbox-open-rate", envFloat(getenv, "STOREAPI_SANDBOX_OPEN_RATE", sandbox.DefaultOpenRate), "sandbox stores one client IP may open an hour; 0 off (STOREAPI_SANDBOX_OPEN_RATE)")
+	fs.IntVar(&cfg.SandboxMaxStores, "sandbox-max-stores", int(envFloat(getenv, "STOREAPI_SANDBOX_MAX_STORES", sandbox.DefaultMaxStores)), "sandbox stores alive at once; 0 no cap (STOREAPI_SANDBOX_MAX_STORES)")
 	return func() (Config, error) {
 		var err error
 		if cfg.TokenTTL, err = time.ParseDuration(*ttl); err != nil {
@@ -109,6 +131,12 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 		}
 		if cfg.CachePoll, err = time.ParseDuration(*cachePoll); err != nil {
 			return *cfg, fmt.Errorf("server: cache-poll: %w", err)
+		}
+		if cfg.SandboxMaxAge, err = parseDays(*sandboxAge); err != nil {
+			return *cfg, fmt.Errorf("server: sandbox-max-age: %w", err)
+		}
+		if cfg.SandboxPurgeInterval, err = parseDays(*sandboxPurge); err != nil {
+			return *cfg, fmt.Errorf("server: sandbox-purge-interval: %w", err)
 		}
 		return *cfg, cfg.Validate()
 	}
@@ -139,6 +167,17 @@ func (c Config) Validate() error {
 		return errors.New("server: cache-ttl must be positive")
 	case c.CachePoll <= 0:
 		return errors.New("server: cache-poll must be positive")
+	case c.SandboxMaxAge < 0 || c.SandboxPurgeInterval < 0:
+		return errors.New("server: sandbox-max-age and sandbox-purge-interval must be positive")
+	case c.SandboxOpenRate < 0:
+		return errors.New("server: sandbox-open-rate must be 0 (off) or positive")
+	case c.SandboxMaxStores < 0:
+		return errors.New("server: sandbox-max-stores must be 0 (no cap) or positive")
+	}
+	if addr := c.SandboxAddr(); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("server: sandbox %q is not on, off or a listen address (host:port)", c.Sandbox)
+		}
 	}
 	if _, err := middleware.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("server: trusted-proxies: %w", err)
@@ -165,6 +204,18 @@ func envFloat(getenv func(string) string, key string, def float64) float64 {
 	return f
 }
 
+// parseDays is time.ParseDuration that also reads whole days ("7d").
+func parseDays(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
 // EngineName says which storage engine the settings select.
 func (c Config) EngineName() string {
 	if c.MongoURI != "" {
@@ -186,7 +237,10 @@ func (c Config) LogValue() []any {
 	return []any{"addr", c.Addr, "data_dir", c.DataDir, "engine", c.EngineName(), "mongodb_uri", uri,
 		"database", c.Database, "secret", secret, "token_ttl", c.TokenTTL.String(), "max_body", c.MaxBody,
 		"rate_cached", c.RateCached, "rate_uncached", c.RateUncached, "rate_auth", c.RateAuth,
-		"trusted_proxies", c.TrustedProxies, "cache_mb", c.CacheMB, "cache_ttl", c.CacheTTL.String()}
+		"trusted_proxies", c.TrustedProxies, "cache_mb", c.CacheMB, "cache_ttl", c.CacheTTL.String(),
+		"sandbox", c.Sandbox, "sandbox_max_age", c.SandboxMaxAge.String(),
+		"sandbox_purge_interval", c.SandboxPurgeInterval.String(), "sandbox_open_rate", c.SandboxOpenRate,
+		"sandbox_max_stores", c.SandboxMaxStores}
 }
 
 // OpenStore opens the storage engine the settings select.

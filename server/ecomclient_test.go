@@ -22,6 +22,11 @@ import (
 // with the lower-level ecomClient.store calls, creates, reads through both bases, patches,
 // lists with filters and deletes a product, and checks every answer with node:assert.
 //
+// It runs twice: against production (/v1/, /:id/v1/, the bootstrap admin) and against
+// the sandbox (/sandbox/v1/, /sandbox/:id/v1/, the admin of a store opened through
+// POST /sandbox/v1/_sandbox.json), where test.js also checks that every answer carries
+// X-Sandbox.
+//
 // It needs node and npm; without them it is skipped. A missing node_modules is installed
 // with `npm ci` from the committed lock file (which needs the npm registry).
 func TestEcomClient(t *testing.T) {
@@ -49,18 +54,37 @@ func TestEcomClient(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ts := startServer(t, "sqlite")
+	cfg := testConfig(t, "sqlite")
+	cfg.Sandbox = SandboxOn
+	ts := startWithConfig(t, cfg)
+	t.Run("production", func(t *testing.T) {
+		runEcomClient(t, node, dir, ts.base, "", ts.boot.StoreID, ts.boot.Username, ts.boot.Password, ts.boot.AuthenticationID)
+	})
+	t.Run("sandbox", func(t *testing.T) {
+		o := ts.openSandbox(false, nil)
+		runEcomClient(t, node, dir, ts.base, "/sandbox", o.StoreID, o.Username, o.Password, o.AuthenticationID)
+	})
+}
+
+// runEcomClient runs test.js with the bases under prefix ("" or "/sandbox") and an
+// admin's credentials.
+func runEcomClient(t *testing.T, node, dir, base, prefix string, storeID int64, username, password, authID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	sandboxRun := ""
+	if prefix != "" {
+		sandboxRun = "1"
+	}
 	cmd := exec.CommandContext(ctx, node, "test.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
-		"ECOMCLIENT_API_STORE="+ts.base+"/v1/",
-		"ECOMCLIENT_API_STORE_CACHE="+ts.base+"/:id/v1/",
-		fmt.Sprintf("ECOM_STORE_ID=%d", ts.boot.StoreID),
-		"STOREAPI_USERNAME="+ts.boot.Username,
-		"STOREAPI_PASSWORD="+ts.boot.Password,
-		"STOREAPI_AUTHENTICATION_ID="+ts.boot.AuthenticationID,
+		"ECOMCLIENT_API_STORE="+base+prefix+"/v1/",
+		"ECOMCLIENT_API_STORE_CACHE="+base+prefix+"/:id/v1/",
+		fmt.Sprintf("ECOM_STORE_ID=%d", storeID),
+		"STOREAPI_USERNAME="+username,
+		"STOREAPI_PASSWORD="+password,
+		"STOREAPI_AUTHENTICATION_ID="+authID,
+		"STOREAPI_EXPECT_SANDBOX="+sandboxRun,
 		// axios honours HTTP(S)_PROXY; the server is local.
 		"NO_PROXY="+noProxy("127.0.0.1,localhost"),
 		"no_proxy="+noProxy("127.0.0.1,localhost"),

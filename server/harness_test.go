@@ -63,6 +63,7 @@ var engines = []string{"sqlite", "mongodb"}
 type testServer struct {
 	t    testing.TB
 	cfg  Config
+	srv  *Server
 	base string
 	boot auth.Bootstrap
 	// token is the admin's access token of the first store.
@@ -84,6 +85,9 @@ func testConfig(t testing.TB, engine string) Config {
 		CacheTTL:        time.Minute,
 		CachePoll:       time.Second,
 		// Rates off: every test client is 127.0.0.1; the limits have their own tests.
+		// The sandbox (a second database) is off but in its own tests: it adds a few
+		// hundred milliseconds to every start on FerretDB.
+		Sandbox: SandboxOff,
 	}
 	if engine == "mongodb" {
 		cfg.MongoURI = ferretURI(t)
@@ -113,7 +117,7 @@ func startWithConfig(t testing.TB, cfg Config) *testServer {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	ts := &testServer{t: t, cfg: cfg, base: "http://" + s.Addr()}
+	ts := &testServer{t: t, cfg: cfg, srv: s, base: "http://" + s.Addr()}
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {

@@ -29,6 +29,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	prod     *stack
+	sandbox  *sandboxEnv // nil when the sandbox is off
 	limiter  *middleware.RateLimiter
 	metrics  *metrics.Metrics
 	listener net.Listener
@@ -47,16 +48,27 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newServer(ctx, cfg, log, store)
+	var sandboxStore db.Store
+	if cfg.SandboxEnabled() {
+		if sandboxStore, err = OpenSandboxStore(ctx, cfg); err != nil {
+			_ = store.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("server: sandbox database: %w", err)
+		}
+	}
+	s, err := newServer(ctx, cfg, log, store, sandboxStore)
 	if err != nil {
 		_ = store.Close(context.WithoutCancel(ctx))
+		if sandboxStore != nil {
+			_ = sandboxStore.Close(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// newServer builds the server over an open store.
-func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) (*Server, error) {
+// newServer builds the server over open stores; sandboxRaw is nil when the sandbox is
+// off.
+func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw, sandboxRaw db.Store) (*Server, error) {
 	set, err := schemas.Load()
 	if err != nil {
 		return nil, err
@@ -89,23 +101,35 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger, raw db.Store) 
 	if err := bootstrap(ctx, cfg, log, s.prod.auth); err != nil {
 		return nil, err
 	}
+	if sandboxRaw != nil {
+		if s.sandbox, err = s.newSandbox(ctx, sandboxRaw, secret, set, proxies); err != nil {
+			return nil, err
+		}
+	}
 	if s.opLn, err = listenOperator(cfg); err != nil {
+		s.sandbox.closeListener()
 		return nil, err
 	}
 	if s.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		s.opLn.Close()
+		s.sandbox.closeListener()
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
 	s.operator = &http.Server{Handler: s.operatorHandler(), ReadHeaderTimeout: 10 * time.Second}
-	s.http = &http.Server{
-		Handler:           s.routes(),
+	s.http = s.httpServer(s.routes())
+	return s, nil
+}
+
+// httpServer is an http.Server of h with the server's timeouts.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	return s, nil
 }
 
 // Addr is the address the server listens on (the real port when Config.Addr ends in :0).
@@ -118,14 +142,24 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // finish (up to the shutdown timeout) and closes the storage. It returns after cleanup.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("storeapi listening", "addr", s.Addr(), "engine", s.cfg.EngineName())
-	errc := make(chan error, 1)
+	s.logSandbox()
+	servers := []*http.Server{s.http}
+	errc := make(chan error, 2)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	go func() { _ = s.operator.Serve(s.opLn) }()
+	if sb := s.sandbox; sb != nil && sb.http != nil {
+		servers = append(servers, sb.http)
+		go func() { errc <- sb.http.Serve(sb.listener) }()
+	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	for _, st := range s.stacks() {
 		background.Add(1)
 		go func() { defer background.Done(); st.run(bgCtx) }()
+	}
+	if sb := s.sandbox; sb != nil {
+		background.Add(1)
+		go func() { defer background.Done(); _ = sb.purger.Run(bgCtx) }()
 	}
 	var serveErr error
 	select {
@@ -134,9 +168,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := s.http.Shutdown(shutdownCtx); err != nil {
-		s.log.Warn("shutdown did not drain every request", "error", err)
+	var drained sync.WaitGroup
+	for _, hs := range servers {
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			if err := hs.Shutdown(shutdownCtx); err != nil {
+				s.log.Warn("shutdown did not drain every request", "error", err)
+			}
+		}()
 	}
+	drained.Wait()
 	_ = s.operator.Shutdown(shutdownCtx)
 	stopBackground()
 	background.Wait()
@@ -157,6 +199,9 @@ var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 
 // stacks are the server's environments.
 func (s *Server) stacks() []*stack {
+	if s.sandbox != nil {
+		return []*stack{s.prod, s.sandbox.st}
+	}
 	return []*stack{s.prod}
 }
 
@@ -164,6 +209,7 @@ func (s *Server) stacks() []*stack {
 //
 //	Metrics → Recover → AccessLog → CORS (answers OPTIONS) → Gzip → router
 //	/v1/…, /<store_id>/v1/…: the production stack's chain (see newStack)
+//	/sandbox/…: the sandbox, prefix taken off (see sandboxEnv.serve)
 //	/health, /metrics: no limits, no cache
 func (s *Server) routes() http.Handler {
 	api := s.prod.api
@@ -174,6 +220,9 @@ func (s *Server) routes() http.Handler {
 	r.HandleOPTIONS = false
 	for _, m := range apiMethods {
 		r.Handler(m, "/v1/*path", api)
+		if s.sandbox != nil {
+			r.Handler(m, sandboxPrefix+"/*path", s.sandbox.prefixed())
+		}
 	}
 	r.Handler(http.MethodGet, "/health", http.HandlerFunc(s.health))
 	r.Handler(http.MethodGet, "/metrics", s.metrics.Handler())
@@ -187,6 +236,11 @@ func (s *Server) routes() http.Handler {
 		apierror.Write(w, req, s.log, apierror.New(http.StatusNotFound, -44,
 			"no resource at this address; the API is under /v1/"))
 	})
+	return s.middleware(r)
+}
+
+// middleware wraps a listener's router in the middleware every answer goes through.
+func (s *Server) middleware(r http.Handler) http.Handler {
 	return middleware.Chain(r,
 		s.metrics.Middleware,
 		middleware.Recover(s.log),
@@ -215,11 +269,16 @@ func isStorePath(path string) bool {
 
 // health answers whether the database answers.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	s.pingHealth(w, r, s.prod.store)
+}
+
+// pingHealth answers whether store answers.
+func (s *Server) pingHealth(w http.ResponseWriter, r *http.Request, store db.Store) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.prod.store.Ping(ctx); err != nil {
+	if err := store.Ping(ctx); err != nil {
 		s.log.Error("health check: database does not answer", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable","database":false}`))

@@ -12,6 +12,10 @@
 //
 //   STOREAPI_USERNAME, STOREAPI_PASSWORD, STOREAPI_AUTHENTICATION_ID
 //
+// and, optionally, STOREAPI_EXPECT_SANDBOX=1 when the bases are the sandbox's
+// (http://127.0.0.1:PORT/sandbox/v1/, …/sandbox/:id/v1/): then every answer checked must
+// carry "X-Sandbox: true", and otherwise none may.
+//
 // Run by server/ecomclient_test.go; exits non-zero with a description of the first failed step.
 
 const assert = require('node:assert/strict')
@@ -29,6 +33,7 @@ const STORE_ID = Number(env('ECOM_STORE_ID'))
 const USERNAME = env('STOREAPI_USERNAME')
 const PASSWORD = env('STOREAPI_PASSWORD')
 const AUTHENTICATION_ID = env('STOREAPI_AUTHENTICATION_ID')
+const EXPECT_SANDBOX = process.env.STOREAPI_EXPECT_SANDBOX === '1'
 
 // The clients under test; the Node build of @ecomplus/auth exports its default EcomAuth
 // instance (webpack libraryExport "default").
@@ -63,8 +68,14 @@ const rejected = async (promise, what) => {
   assert.fail(`${what}: want an error answer, got ${res.status} ${JSON.stringify(res.data)}`)
 }
 
+// checkEnv checks that an answer comes from the environment the bases point at.
+const checkEnv = (res, what) => {
+  assert.equal(res.headers['x-sandbox'], EXPECT_SANDBOX ? 'true' : undefined, `${what}: X-Sandbox header`)
+}
+
 // checkError checks the body of a 4xx/5xx answer against the server's error shape.
 const checkError = (res, status, what) => {
+  checkEnv(res, what)
   assert.equal(res.status, status, `${what}: status ${res.status} ${JSON.stringify(res.data)}`)
   assert.equal(res.data.status, status, `${what}: body status`)
   assert.ok(res.data.error_code !== undefined, `${what}: error_code missing`)
@@ -100,6 +111,7 @@ const main = async () => {
     })
     assert.equal(login.status, 200)
     assert.equal(requestPath(login), `${storePath}_login.json`)
+    checkEnv(login, '_login')
     assert.equal(login.data._id, AUTHENTICATION_ID)
     assert.equal(login.data.store_id, STORE_ID)
     assert.equal(typeof login.data.api_key, 'string')
@@ -157,6 +169,7 @@ const main = async () => {
     })
     assert.equal(res.status, 201)
     assert.equal(requestPath(res), `${storePath}products.json`)
+    checkEnv(res, 'POST products')
     assert.match(res.data._id, OBJECT_ID)
     productId = res.data._id
     const other = await ecomAuth.requestApi('/products.json', 'post', {
@@ -174,6 +187,7 @@ const main = async () => {
     const res = await ecomAuth.requestApi(`/products/${productId}.json`, 'get')
     assert.equal(res.status, 200)
     assert.equal(requestPath(res), `${storePath}products/${productId}.json`)
+    checkEnv(res, 'GET through the store base')
     assert.equal(res.data._id, productId)
     assert.equal(res.data.sku, sku)
     assert.equal(res.data.name, 'E-Com Client Product')
@@ -188,6 +202,7 @@ const main = async () => {
     const res = await ecomClient.store({ url: `/products/${productId}.json` })
     assert.equal(res.status, 200)
     assert.equal(requestPath(res), `${cachePath}products/${productId}.json`)
+    checkEnv(res, 'GET through the storeCache base')
     assert.equal(res.data._id, productId)
     assert.equal(res.data.sku, sku)
     assert.equal(res.data.price, 99.9)

@@ -1,0 +1,88 @@
+// Package sandbox is storeapi's 7-day sandbox (SPEC §9): the same API over a separate
+// database in which every document is deleted MaxAge (7 days) after its created_at.
+//
+// It holds the sandbox's own parts; the server wires them to the sandbox environment
+// (its own database, auth audience, response cache and handler chain):
+//
+//   - Opener serves POST /sandbox/v1/_sandbox.json: anyone may open a sandbox store and
+//     gets its id and admin credentials, optionally with seed data; opening is
+//     rate-limited per client IP and capped in live stores.
+//   - Purger deletes, round after round, every document whose created_at is older than
+//     MaxAge in every collection of the sandbox database — a loop of DeleteMany, since
+//     the embedded engines have no TTL index — in bounded windows of creation time.
+//
+// Everything goes through the db.Store seam and the auth package.
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Defaults of the settings.
+const (
+	// DefaultMaxAge is how long a sandbox document lives after its created_at.
+	DefaultMaxAge = 7 * 24 * time.Hour
+	// DefaultPurgeInterval is how often the purge runs a round.
+	DefaultPurgeInterval = time.Hour
+	// DefaultOpenRate is how many stores one client IP may open an hour.
+	DefaultOpenRate = 10
+	// DefaultMaxStores caps the sandbox stores alive at once.
+	DefaultMaxStores = 1000
+)
+
+// Header is the response header every sandbox answer carries, with the value "true".
+const Header = "X-Sandbox"
+
+// Collections of the sandbox database this package owns. Both hold documents of store 0
+// (the sandbox itself, not a store): no client can reach them.
+const (
+	// CollOpened holds one document per store opened through the Opener: {"store":
+	// <store id>, "created_at", "expires_at"}. Counting those younger than MaxAge counts
+	// the live stores; the purge deletes them with the rest.
+	CollOpened = "sandbox_stores"
+	// CollPurgeState holds the purge's cursor (the created_at up to which every
+	// document is gone). It has no created_at, so the purge never deletes it.
+	CollPurgeState = "sandbox_purge"
+)
+
+// Field is the field whose age the purge reads: the creation time every document of
+// the API carries, a fixed-width ISO 8601 UTC string, so string order is time order.
+const Field = "created_at"
+
+// timeLayout is the stored form of every timestamp.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// timestamp writes t in the stored form.
+func timestamp(t time.Time) string {
+	return t.UTC().Format(timeLayout)
+}
+
+// parseTimestamp reads a stored timestamp.
+func parseTimestamp(s string) (time.Time, error) {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, errors.New("sandbox: bad timestamp " + strconv.Quote(s))
+	}
+	return t, nil
+}
+
+// int64Of reads an integer stored in a document (json.Number or a Go number).
+func int64Of(v any) (int64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
+		}
+	}
+	return 0, false
+}
