@@ -202,21 +202,14 @@ func (e *Engine) create(c *call) error {
 	if !contains(c.rule.Verbs, http.MethodPost) {
 		return methodNotAllowed(e.allowed(c.rule, http.MethodGet, http.MethodPost)...)
 	}
-	if _, err := e.authorize(c, "", true); err != nil {
-		return err
-	}
-	doc, err := e.readObject(c.w, c.r)
+	doc, err := e.newDocument(c)
 	if err != nil {
 		return err
 	}
-	dropServerFields(doc)
-	now := timestamp(e.now())
-	id := db.NewID()
-	c.addr.ID = id
-	records := e.triggerRecords(c.r.Context(), c, change{action: "create", insertedID: id, body: copyDoc(doc)})
-	doc["_id"] = id
-	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
-	doc[createdAt], doc[updatedAt] = now, now
+	id := c.addr.ID
+	body := copyDoc(doc)
+	dropServerFields(body)
+	records := e.triggerRecords(c.r.Context(), c, change{action: "create", insertedID: id, body: body})
 	pass, err := e.prepare(c.rule, doc)
 	if err != nil {
 		return err
@@ -237,6 +230,25 @@ func (e *Engine) create(c *call) error {
 	e.triggered(records)
 	c.w.Header().Set("Location", "/v1/"+c.rule.Name+"/"+id+".json")
 	return writeJSON(c.w, c.r, http.StatusCreated, map[string]string{"_id": id}, false)
+}
+
+// newDocument authorises a POST and reads its body as a new document of the caller's
+// store: client values of the server fields are replaced by a new _id (also set as the
+// address's id), the store and the time.
+func (e *Engine) newDocument(c *call) (db.Doc, error) {
+	if _, err := e.authorize(c, "", true); err != nil {
+		return nil, err
+	}
+	doc, err := e.readObject(c.w, c.r)
+	if err != nil {
+		return nil, err
+	}
+	now := timestamp(e.now())
+	c.addr.ID = db.NewID()
+	doc["_id"] = c.addr.ID
+	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
+	doc[createdAt], doc[updatedAt] = now, now
+	return doc, nil
 }
 
 // prepare completes a document about to be stored: ids of new embedded items, schema

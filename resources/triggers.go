@@ -100,22 +100,14 @@ func (e *Engine) triggered(records []db.Record) {
 // createFakeTrigger serves POST /triggers.json: a trigger marked fake that runs the
 // store's procedures like a real one.
 func (e *Engine) createFakeTrigger(c *call) error {
-	if _, err := e.authorize(c, "", true); err != nil {
-		return err
-	}
-	doc, err := e.readObject(c.w, c.r)
+	doc, err := e.newDocument(c)
 	if err != nil {
 		return err
 	}
-	dropServerFields(doc)
-	now := timestamp(e.now())
-	id := db.NewID()
-	doc["_id"] = id
-	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
-	doc[createdAt], doc[updatedAt] = now, now
+	id := c.addr.ID
 	doc["fake"] = true
 	if _, ok := doc["datetime"]; !ok {
-		doc["datetime"] = now
+		doc["datetime"] = doc[createdAt]
 	}
 	if _, err := e.prepare(c.rule, doc); err != nil {
 		return err
