@@ -70,6 +70,14 @@ type Config struct {
 	SandboxOpenRate float64
 	// SandboxMaxStores caps the sandbox stores alive at once; 0 turns the cap off.
 	SandboxMaxStores int
+	// WebhookAllowPrivate lets webhooks call loopback, link-local and private addresses.
+	WebhookAllowPrivate bool
+	// SandboxWebhooks lets the sandbox's procedures call external URIs (its store_api
+	// webhooks always run).
+	SandboxWebhooks bool
+	// WebhookBackoff is the wait before each delivery attempt; its length is the number
+	// of attempts.
+	WebhookBackoff []time.Duration
 }
 
 // ParseConfig reads the settings from args (without the program name) with fallbacks
@@ -110,6 +118,9 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 	cacheTTL := fs.String("cache-ttl", env("STOREAPI_CACHE_TTL", "5m"), "how long a cached answer lives (STOREAPI_CACHE_TTL)")
 	cachePoll := fs.String("cache-poll", env("STOREAPI_CACHE_POLL", "1s"), "how often to see other nodes' writes, MongoDB only (STOREAPI_CACHE_POLL)")
 	maxBody := fs.String("max-body", env("STOREAPI_MAX_BODY", strconv.Itoa(resources.DefaultMaxBody)), "largest request body in bytes (STOREAPI_MAX_BODY)")
+	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", env("STOREAPI_WEBHOOK_ALLOW_PRIVATE", "") == "true", "let webhooks call loopback/link-local/private addresses (STOREAPI_WEBHOOK_ALLOW_PRIVATE)")
+	fs.BoolVar(&cfg.SandboxWebhooks, "sandbox-webhooks", env("STOREAPI_SANDBOX_WEBHOOKS", "") == "true", "let sandbox procedures call external URIs (STOREAPI_SANDBOX_WEBHOOKS)")
+	backoff := fs.String("webhook-backoff", env("STOREAPI_WEBHOOK_BACKOFF", "0s,1m,5m,30m,2h,6h"), "waits before each webhook attempt (STOREAPI_WEBHOOK_BACKOFF)")
 	fs.StringVar(&cfg.Sandbox, "sandbox", env("STOREAPI_SANDBOX", "on"), "the sandbox under /sandbox: on, off, or a listen address to also serve it at the root of its own listener (STOREAPI_SANDBOX)")
 	sandboxAge := fs.String("sandbox-max-age", env("STOREAPI_SANDBOX_MAX_AGE", "168h"), "how long sandbox documents live after their creation, e.g. 168h or 7d (STOREAPI_SANDBOX_MAX_AGE)")
 	sandboxPurge := fs.String("sandbox-purge-interval", env("STOREAPI_SANDBOX_PURGE_INTERVAL", "1h"), "how often the sandbox purge runs (STOREAPI_SANDBOX_PURGE_INTERVAL)")
@@ -131,6 +142,9 @@ func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config,
 		}
 		if cfg.CachePoll, err = time.ParseDuration(*cachePoll); err != nil {
 			return *cfg, fmt.Errorf("server: cache-poll: %w", err)
+		}
+		if cfg.WebhookBackoff, err = parseBackoff(*backoff); err != nil {
+			return *cfg, err
 		}
 		if cfg.SandboxMaxAge, err = parseDays(*sandboxAge); err != nil {
 			return *cfg, fmt.Errorf("server: sandbox-max-age: %w", err)
@@ -252,4 +266,17 @@ func OpenStore(ctx context.Context, c Config) (db.Store, error) {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
 	return sqlite.Open(ctx, filepath.Join(c.DataDir, c.Database+".db"))
+}
+
+// parseBackoff reads a comma list of durations.
+func parseBackoff(list string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(list, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("server: webhook-backoff: %q is not a duration", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -84,6 +84,9 @@ func testConfig(t testing.TB, engine string) Config {
 		CacheMB:         16,
 		CacheTTL:        time.Minute,
 		CachePoll:       time.Second,
+		// Webhook receivers of the tests listen on loopback; retries come quickly.
+		WebhookAllowPrivate: true,
+		WebhookBackoff:      []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond},
 		// Rates off: every test client is 127.0.0.1; the limits have their own tests.
 		// The sandbox (a second database) is off but in its own tests: it adds a few
 		// hundred milliseconds to every start on FerretDB.

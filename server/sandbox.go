@@ -24,6 +24,7 @@ import (
 	"storeapi/resources"
 	"storeapi/sandbox"
 	"storeapi/schemas"
+	"storeapi/webhooks"
 )
 
 // The values of Config.Sandbox besides a listen address.
@@ -89,7 +90,8 @@ func sandboxCollections() []string {
 			colls = append(colls, r.Name)
 		}
 	}
-	return append(colls, auth.CollCredentials, auth.CollStoreIDs, sandbox.CollOpened)
+	return append(colls, auth.CollCredentials, auth.CollStoreIDs, sandbox.CollOpened,
+		webhooks.QueueCollection, webhooks.DeliveryCollection)
 }
 
 // newSandbox builds the sandbox environment over raw.

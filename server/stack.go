@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 
 	"storeapi/auth"
@@ -11,6 +13,7 @@ import (
 	"storeapi/middleware"
 	"storeapi/resources"
 	"storeapi/schemas"
+	"storeapi/webhooks"
 )
 
 // stack is one environment's whole API — production, or the sandbox — over its own
@@ -18,18 +21,20 @@ import (
 // token audience, the resource engine, and the handler chain of /v1/….
 type stack struct {
 	name   string // auth audience and log name: "production" or "sandbox"
+	log    *slog.Logger
 	raw    db.Store
 	store  db.Store
 	auth   *auth.Service
 	engine *resources.Engine
 	cache  *cache.Cache
+	hooks  *webhooks.Dispatcher
 	api    http.Handler
 }
 
 // newStack builds an environment over raw. Environments share the schemas, the rate
 // limiter (a client's budget is one) and the metrics, never a cache or a token.
 func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret []byte, set *schemas.Set) (*stack, error) {
-	st := &stack{name: name, raw: raw}
+	st := &stack{name: name, raw: raw, log: s.log.With("env", name)}
 	poll := s.cfg.CachePoll
 	if s.cfg.EngineName() == "sqlite" {
 		poll = -1 // one process owns the embedded database: no other node to hear from
@@ -50,7 +55,19 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 	if err != nil {
 		return nil, err
 	}
-	st.engine, err = resources.New(resources.Options{Store: st.store, Schemas: set, Auth: st.auth, Log: s.log, MaxBody: s.cfg.MaxBody})
+	st.hooks, err = webhooks.New(webhooks.Options{Store: st.store, Log: st.log, Secret: secret,
+		Backoff: s.cfg.WebhookBackoff, AllowPrivate: s.cfg.WebhookAllowPrivate,
+		External: name == auth.AudienceProduction || s.cfg.SandboxWebhooks, StoreAPI: st.storeAPI})
+	if err != nil {
+		return nil, err
+	}
+	st.engine, err = resources.New(resources.Options{Store: st.store, Schemas: set, Auth: st.auth, Log: s.log, MaxBody: s.cfg.MaxBody,
+		// A write's webhook queue entry commits with it and its trigger.
+		OnTrigger: func(ctx context.Context, tr db.Doc) []db.Record {
+			return []db.Record{webhooks.QueueRecord(tr, webhooks.Depth(ctx))}
+		},
+		AfterTrigger: st.hooks.Kick,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -70,9 +87,56 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 	return st, nil
 }
 
-// run keeps the stack's background work going until ctx ends.
+// run keeps the stack's background work going until ctx ends: the cache's poller and
+// the webhook dispatcher.
 func (st *stack) run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := st.hooks.Run(ctx); err != nil && ctx.Err() == nil {
+			st.log.Error("webhook dispatcher stopped", "error", err)
+		}
+	}()
 	st.cache.Run(ctx)
+	<-done
+}
+
+// storeAPI serves a store_api webhook: the request goes straight to the engine as the
+// store's admin, with the webhook depth of ctx, so the write it makes records its own
+// trigger (and webhooks stop at webhooks.MaxDepth).
+func (st *stack) storeAPI(ctx context.Context, storeID int64, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "/v1"+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	admin := &auth.Identity{StoreID: storeID, Permissions: map[string][]string{"*": {"all"}}}
+	req = req.WithContext(middleware.WithIdentity(middleware.WithStoreID(req.Context(), storeID), admin))
+	rec := &recorder{header: http.Header{}}
+	st.engine.ServeHTTP(rec, req)
+	return rec.status, rec.body.Bytes(), nil
+}
+
+// recorder keeps an in-process answer.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+// Header returns the answer's header.
+func (r *recorder) Header() http.Header { return r.header }
+
+// WriteHeader keeps the status.
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// Write keeps the body (a 200 when no status was set).
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
 }
 
 // close releases the stack's cache and database.
