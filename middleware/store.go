@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"storeapi/apierror"
 )
@@ -20,6 +22,7 @@ type StoreExists func(ctx context.Context, storeID int64) (bool, error)
 // X-Store-ID header — and puts it in the context. Missing: 417; not a positive integer:
 // 400; no such store: 412. The API root (/v1/) needs no store.
 func Store(exists StoreExists, log *slog.Logger) func(http.Handler) http.Handler {
+	exists = rememberStores(exists, knownStoreTTL, knownStoreMax, time.Now)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !needsStore(r.URL.Path) {
@@ -78,4 +81,40 @@ func storeInPath(path string) (string, bool) {
 		}
 	}
 	return seg, true
+}
+
+// How long, and how many, existing stores are remembered.
+const (
+	knownStoreTTL = 30 * time.Second
+	knownStoreMax = 100_000
+)
+
+// rememberStores wraps exists so that a store found to exist is taken as existing for
+// ttl without asking again: the check of every request then costs no database read. A
+// store that stops existing (a purged sandbox store) is refused at most ttl later.
+// Missing stores are never remembered, so a store created a moment ago is served at
+// once. At most max stores are remembered; when full, the memory starts over.
+func rememberStores(exists StoreExists, ttl time.Duration, max int, now func() time.Time) StoreExists {
+	var mu sync.Mutex
+	seen := map[int64]time.Time{}
+	return func(ctx context.Context, storeID int64) (bool, error) {
+		t := now()
+		mu.Lock()
+		until, ok := seen[storeID]
+		mu.Unlock()
+		if ok && t.Before(until) {
+			return true, nil
+		}
+		found, err := exists(ctx, storeID)
+		if err != nil || !found {
+			return found, err
+		}
+		mu.Lock()
+		if len(seen) >= max {
+			seen = map[int64]time.Time{}
+		}
+		seen[storeID] = t.Add(ttl)
+		mu.Unlock()
+		return true, nil
+	}
 }

@@ -44,7 +44,8 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 	var err error
 	st.cache, err = cache.New(ctx, cache.Options{MaxMB: s.cfg.CacheMB, TTL: s.cfg.CacheTTL, Poll: poll,
 		Store: measured, Limit: s.limiter.Admit, OnLookup: s.metrics.CacheLookup, Log: s.log,
-		SkipCollections: []string{"triggers"}})
+		// Collections no public answer shows: writing them leaves cached answers alone.
+		SkipCollections: []string{"triggers", webhooks.QueueCollection, webhooks.DeliveryCollection}})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,9 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 	if err != nil {
 		return nil, err
 	}
-	st.hooks, err = webhooks.New(webhooks.Options{Store: st.store, Log: st.log, Secret: secret,
+	// The dispatcher's bookkeeping lives under the system store 0; through the cache it
+	// would read as "every store changed" (its store_api calls go through the engine).
+	st.hooks, err = webhooks.New(webhooks.Options{Store: measured, Log: st.log, Secret: secret,
 		Backoff: s.cfg.WebhookBackoff, AllowPrivate: s.cfg.WebhookAllowPrivate,
 		External: name == auth.AudienceProduction || s.cfg.SandboxWebhooks, StoreAPI: st.storeAPI})
 	if err != nil {
