@@ -30,6 +30,10 @@ type compiler struct {
 	// SQLite checks per row while walking another index (see Store.plan).
 	filterOnly map[int]bool
 	cur        int
+	// capped holds the paths that have a numeric upper bound (OpLte) among the
+	// conditions: their lower bound needs no '' sentinel, which would otherwise take the
+	// upper bound's place in SQLite's index range.
+	capped map[string]bool
 }
 
 func newCompiler(ci *collInfo, coll string, storeID int64) *compiler {
@@ -50,6 +54,16 @@ func (c *compiler) alias() string {
 // where returns the WHERE clause (without the keyword) for the store and conds.
 func (c *compiler) where(conds []db.Cond) (string, error) {
 	parts := make([]string, 0, len(conds)+1)
+	for _, cd := range conds {
+		if cd.Op == db.OpLte && len(cd.Values) == 1 {
+			if _, isNum := sqlNumber(cd.Values[0].Typed); isNum {
+				if c.capped == nil {
+					c.capped = map[string]bool{}
+				}
+				c.capped[cd.Path] = true
+			}
+		}
+	}
 	if c.storeID != 0 {
 		parts = append(parts, "t.store_id = "+c.arg(c.storeID))
 	}
@@ -135,7 +149,7 @@ func (c *compiler) cond(cd db.Cond) (string, error) {
 		if v.kind == kNull {
 			return c.eq(cd.Path, vals[:1])
 		}
-		return c.match(cd.Path, c.rangePred(cd.Op, v), c.sideRange(cd.Op, v))
+		return c.match(cd.Path, c.rangePred(cd.Op, v, c.capped[cd.Path]), c.sideRange(cd.Op, v))
 	case db.OpContains:
 		v := vals[0]
 		if v.kind != kStr {
@@ -249,7 +263,9 @@ func (c *compiler) lazyArg(v any) func() string {
 // rangePred is a type-bracketed comparison: a number bound only meets numbers, a string
 // bound only strings, a boolean bound only booleans. The extra bounds (” above every
 // number, ” below every string) let an index range scan do the bracketing.
-func (c *compiler) rangePred(op db.Op, v value) pred {
+// A lower number bound of a capped path (one with a numeric upper bound too) leaves its
+// extra bound out, so that the index range ends at the real upper bound.
+func (c *compiler) rangePred(op db.Op, v value, capped bool) pred {
 	cmp := ">="
 	if op == db.OpLte {
 		cmp = "<="
@@ -259,7 +275,7 @@ func (c *compiler) rangePred(op db.Op, v value) pred {
 		p := c.lazyArg(v.n)
 		return func(V, T string) string {
 			extra := ""
-			if op == db.OpGte {
+			if op == db.OpGte && !capped {
 				extra = " AND " + V + " < ''"
 			}
 			return "(" + V + " " + cmp + " " + p() + extra + " AND " + T + " IN ('integer', 'real'))"
