@@ -289,6 +289,17 @@ func (c *Cache) Invalidate(storeID int64) {
 	c.gens[c.slot(storeID)].Add(1)
 }
 
+// Generation returns a number that changes whenever the data of coll in storeID may
+// have changed (as far as this cache hears of writes), so that other memories of a
+// store's data — the engine's list counts — can be keyed by it. ok is false for the
+// collections whose writes the cache does not follow (Options.SkipCollections).
+func (c *Cache) Generation(coll string, storeID int64) (gen uint64, ok bool) {
+	if c.skip[coll] {
+		return 0, false
+	}
+	return c.global.Load() + c.gens[c.slot(storeID)].Load(), true
+}
+
 // Changed is what a write to storeID calls once applied: it invalidates the store here
 // and records the change for the other nodes (when they are polled for). storeID 0
 // means every store. A failure to record is logged, never returned: the write stands,

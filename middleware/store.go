@@ -22,7 +22,6 @@ type StoreExists func(ctx context.Context, storeID int64) (bool, error)
 // X-Store-ID header — and puts it in the context. Missing: 417; not a positive integer:
 // 400; no such store: 412. The API root (/v1/) needs no store.
 func Store(exists StoreExists, log *slog.Logger) func(http.Handler) http.Handler {
-	exists = rememberStores(exists, knownStoreTTL, knownStoreMax, time.Now)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !needsStore(r.URL.Path) {
@@ -83,11 +82,14 @@ func storeInPath(path string) (string, bool) {
 	return seg, true
 }
 
-// How long, and how many, existing stores are remembered.
-const (
-	knownStoreTTL = 30 * time.Second
-	knownStoreMax = 100_000
-)
+// knownStoreMax bounds how many existing stores RememberStores keeps.
+const knownStoreMax = 100_000
+
+// RememberStores wraps exists so that a store found to exist is taken as existing for
+// ttl without asking the database again (see rememberStores).
+func RememberStores(exists StoreExists, ttl time.Duration) StoreExists {
+	return rememberStores(exists, ttl, knownStoreMax, time.Now)
+}
 
 // rememberStores wraps exists so that a store found to exist is taken as existing for
 // ttl without asking again: the check of every request then costs no database read. A

@@ -38,6 +38,9 @@ type Options struct {
 	OnTrigger func(ctx context.Context, trigger db.Doc) []db.Record
 	// AfterTrigger is called after triggers were stored (to wake the dispatcher).
 	AfterTrigger func()
+	// Generation, when set, numbers the versions of a store's collection (see
+	// cache.Cache.Generation); list counts are then remembered per version.
+	Generation func(coll string, storeID int64) (uint64, bool)
 }
 
 // Engine serves the Store API's resources. It is safe for concurrent use.
@@ -53,6 +56,7 @@ type Engine struct {
 
 	onTrigger    func(ctx context.Context, trigger db.Doc) []db.Record
 	afterTrigger func()
+	counts       *countCache
 }
 
 // New returns an Engine over opts.Store. Every rule must have a schema.
@@ -71,6 +75,9 @@ func New(opts Options) (*Engine, error) {
 
 		onTrigger:    opts.OnTrigger,
 		afterTrigger: opts.AfterTrigger,
+	}
+	if opts.Generation != nil {
+		e.counts = newCountCache(opts.Generation, maxRememberedCounts)
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

@@ -71,7 +71,7 @@ func (e *Engine) list(c *call) error {
 	if err != nil {
 		return err
 	}
-	count, err := e.store.Count(ctx, c.rule.Name, c.storeID, params.Conds)
+	count, err := e.countMatches(ctx, c.rule.Name, c.storeID, params.Conds)
 	if err != nil {
 		return err
 	}

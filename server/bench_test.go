@@ -12,8 +12,11 @@ package server
 //	api-handler  the whole API in-process: Server.Handler() with httptest.NewRecorder
 //	api-tcp      the whole API over loopback TCP with a keep-alive http.Client
 //
-// Every variant after raw reports x_raw, its time per operation over raw's. They run
-// only with -bench, e.g.
+// Every variant after raw reports x_raw, its time per operation over raw's; the api
+// variants also report db_calls/op and db_µs/op, read from the server's /metrics
+// (storeapi_db_operation_duration_seconds) — the engine's share of a request, plus
+// whatever the server's background loops (webhook dispatcher, cache poll on MongoDB)
+// ran meanwhile. They run only with -bench, e.g.
 //
 //	go test ./server -run '^$' -bench . -benchtime 2s
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"storeapi/auth"
 	"storeapi/cache"
@@ -70,6 +71,7 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 			return []db.Record{webhooks.QueueRecord(tr, webhooks.Depth(ctx))}
 		},
 		AfterTrigger: st.hooks.Kick,
+		Generation:   st.cache.Generation,
 	})
 	if err != nil {
 		return nil, err
@@ -80,10 +82,16 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 	// Cache (public GETs; a hit is rate-limited as cached and answered here) →
 	// ClientLimit (per IP) → Store (X-Store-ID or path) → Authenticate
 	// (X-My-ID/X-Access-Token) → AuthLimit (per authentication) → engine.
+	// Production stores are never deleted: the check of every request is remembered for
+	// a while. Sandbox stores are purged, and refused as soon as they are.
+	storeExists := st.auth.StoreExists
+	if name == auth.AudienceProduction {
+		storeExists = middleware.RememberStores(storeExists, 30*time.Second)
+	}
 	st.api = middleware.Chain(st.engine,
 		st.cache.Middleware,
 		s.limiter.ClientLimit,
-		middleware.Store(st.auth.StoreExists, s.log),
+		middleware.Store(storeExists, s.log),
 		middleware.Authenticate(st.auth, s.log),
 		s.limiter.AuthLimit,
 	)

@@ -245,16 +245,40 @@ func (d *Dispatcher) claimNeeded() bool {
 // the free call slots allow, and starts them. It recomputes which stores wait for a
 // slot (d.waiting), whether dispatch must pause (d.paused: every slot is taken), and
 // d.starved (a call's end should wake the dispatcher).
+//
+// A page of due deliveries has room to skip those of stores at their bound; when it is
+// full of them and slots are left, a second query leaves those stores out (at most once
+// a Poll period: it walks past all their due deliveries), so that a store whose
+// receiver hangs delays the others' retries by a Poll period at most.
 func (d *Dispatcher) claimDue(ctx context.Context) {
 	d.lastClaim = time.Now()
 	d.freed.Store(false)
+	d.waiting = map[int64]bool{}
+	d.paused = false
+	now := d.opts.Now()
+	more := false
+	var skip []int64
+	for pass := 0; pass < 2 && !d.paused && ctx.Err() == nil; pass++ {
+		if pass == 1 && (len(skip) == 0 || !more || time.Since(d.lastSkipScan) < d.opts.Poll) {
+			break
+		}
+		if pass == 1 {
+			d.lastSkipScan = time.Now()
+		}
+		more, skip = d.claimPage(ctx, now, skip)
+	}
+	d.starved.Store(d.paused || len(d.waiting) > 0 || more)
+}
+
+// claimPage claims from one page of due deliveries, leaving out the stores in exclude.
+// It reports whether the page was full (more may be due) and the stores it skipped for
+// being at their bound (exclude included).
+func (d *Dispatcher) claimPage(ctx context.Context, now time.Time, exclude []int64) (bool, []int64) {
 	free := d.slots.free()
 	if free <= 0 {
 		d.paused = true
-		d.starved.Store(true)
-		return
+		return true, exclude
 	}
-	now := d.opts.Now()
 	nowS := isoTime(now)
 	conds := []db.Cond{
 		systemStoreCond,
@@ -262,9 +286,13 @@ func (d *Dispatcher) claimDue(ctx context.Context) {
 		{Path: "next_at", Op: db.OpLte, Values: []db.Value{str(nowS)}},
 		{Path: "lease_until", Op: db.OpLte, Values: []db.Value{str(nowS)}},
 	}
-	// Room to skip the deliveries of stores at their bound: under a flood from one store
-	// the others' due deliveries wait at most until its calls slow down (their first
-	// attempts are not held up: they start at dispatch).
+	if len(exclude) > 0 {
+		vals := make([]db.Value, len(exclude))
+		for i, st := range exclude {
+			vals[i] = db.Value{Typed: st, Raw: strconv.FormatInt(st, 10)}
+		}
+		conds = append(conds, db.Cond{Path: "store", Op: db.OpNe, Values: vals})
+	}
 	limit := min(4*free, 128)
 	due, err := d.opts.Store.Find(ctx, DeliveryCollection, db.Query{
 		StoreID: SystemStore,
@@ -277,24 +305,30 @@ func (d *Dispatcher) claimDue(ctx context.Context) {
 		if ctx.Err() == nil {
 			d.log.Error("due webhook deliveries not read", "error", err)
 		}
-		return
+		return false, exclude
 	}
-	waiting := map[int64]bool{}
-	paused := false
+	skipped := map[int64]bool{}
+	for _, st := range exclude {
+		skipped[st] = true
+	}
 	for _, c := range due {
 		if ctx.Err() != nil {
 			break
 		}
 		store, _ := toInt(c["store"])
-		if waiting[store] {
+		if d.waiting[store] {
 			continue // keep the store's order
 		}
 		ok, full := d.slots.acquire(store)
 		if !ok {
-			waiting[store] = true
+			d.waiting[store] = true
 			if full {
-				paused = true
+				d.paused = true
 				break
+			}
+			if !skipped[store] {
+				skipped[store] = true
+				exclude = append(exclude, store)
 			}
 			continue
 		}
@@ -319,8 +353,7 @@ func (d *Dispatcher) claimDue(ctx context.Context) {
 		}
 		d.start(ctx, claimed, token)
 	}
-	d.waiting, d.paused = waiting, paused
-	d.starved.Store(paused || len(waiting) > 0 || len(due) == limit)
+	return len(due) == limit, exclude
 }
 
 // start sends one claimed delivery in its own goroutine; the caller holds a call slot

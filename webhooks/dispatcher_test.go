@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -572,8 +570,7 @@ func TestSlowStoreLeavesRoom(t *testing.T) {
 	fast := newReceiver(t, nil)
 	addProcedure(t, s, store, externalProc(slow.URL))
 	addProcedure(t, s, store+1, externalProc(fast.URL))
-	start(t, Options{Store: s, AllowPrivate: true, External: true, MaxInFlight: 4,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	start(t, Options{Store: s, AllowPrivate: true, External: true, MaxInFlight: 4})
 	t.Cleanup(func() { close(release) }) // runs before the dispatcher stops
 	for range 10 {
 		recordTrigger(t, s, store, nil)
@@ -585,6 +582,7 @@ func TestSlowStoreLeavesRoom(t *testing.T) {
 	for _, id := range fastIDs {
 		eventually(t, "the other store's trigger delivered", func() bool { return entryStatus(t, s, store+1, id) == StatusDelivered })
 	}
+	eventually(t, "the slow store's calls reach its bound", func() bool { return hung.Load() >= 2 })
 	if n := hung.Load(); n != 2 {
 		t.Errorf("the slow store has %d calls in flight, want MaxInFlight/2 = 2", n)
 	}

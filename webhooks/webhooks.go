@@ -231,9 +231,10 @@ type Dispatcher struct {
 	// a slot (their new deliveries are stored unclaimed, behind them), whether every
 	// slot is taken while deliveries wait (the queue then waits too), and when due
 	// deliveries were last looked for.
-	waiting   map[int64]bool
-	paused    bool
-	lastClaim time.Time
+	waiting      map[int64]bool
+	paused       bool
+	lastClaim    time.Time
+	lastSkipScan time.Time // last query of due deliveries leaving out stores at their bound
 }
 
 // New checks opts, fills in the defaults and returns a Dispatcher.
