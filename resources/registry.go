@@ -155,6 +155,8 @@ func DefaultRules() []Rule {
 			PrivateDocument: true,
 			ListFields:      []string{"_id", "title", "short_description", "tag", createdAt, updatedAt},
 			Verbs:           allWrites,
+			// The webhook dispatcher looks up the procedures watching a trigger's resource.
+			Indexes: []db.Index{{Paths: []string{"triggers.resource"}}},
 		},
 	}
 }
