@@ -16,10 +16,8 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -68,9 +66,6 @@ const (
 
 // ErrStoreExists is the cause of CreateStore's answer when the store id is taken.
 var ErrStoreExists = errors.New("auth: store already exists")
-
-// timeLayout is the fixed-width ISO 8601 UTC form every timestamp is stored and shown in.
-const timeLayout = "2006-01-02T15:04:05.000Z"
 
 // minSecret is the shortest accepted server secret.
 const minSecret = 32
@@ -152,7 +147,7 @@ func (s *Service) setCost(cost int) error {
 
 // timestamp is now in the stored timestamp form.
 func (s *Service) timestamp() string {
-	return s.now().UTC().Format(timeLayout)
+	return db.Timestamp(s.now())
 }
 
 // errUnauthorized is the one answer to wrong credentials and unacceptable tokens.
@@ -177,31 +172,6 @@ func errNoAuthentication(authID string) *apierror.Error {
 	e := apierror.Newf(http.StatusNotFound, CodeNotFound, "authentication %q not found", authID)
 	e.Cause = db.ErrNotFound
 	return e
-}
-
-// int64Of reads an integer stored in a document (json.Number, or a Go number).
-func int64Of(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return i, true
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return 0, false
-		}
-		return int64Of(f)
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case float64:
-		if n != math.Trunc(n) || math.Abs(n) >= 1<<63 {
-			return 0, false
-		}
-		return int64(n), true
-	}
-	return 0, false
 }
 
 // authenticationExists reports whether the authentication document is there.

@@ -571,7 +571,7 @@ func TestCredentialsHoldNoSecrets(t *testing.T) {
 		t.Fatalf("no key_version in %v", cred)
 	}
 	for _, k := range []string{"created_at", "updated_at"} {
-		if _, err := time.Parse(timeLayout, fmt.Sprint(cred[k])); err != nil {
+		if _, err := time.Parse(db.TimeLayout, fmt.Sprint(cred[k])); err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
 	}

@@ -46,7 +46,7 @@ func firstKeyVersion() int64 {
 
 // keyVersionOf reads a credentials document's key version.
 func keyVersionOf(cred db.Doc) (int64, bool) {
-	return int64Of(cred[fieldKeyVersion])
+	return db.Int64(cred[fieldKeyVersion])
 }
 
 // validMD5 reports whether h is 32 lowercase hex characters.

@@ -224,5 +224,5 @@ func (s *Service) Authenticate(ctx context.Context, storeID int64, body []byte) 
 	if err != nil {
 		return TokenResult{}, apierror.Internal(err)
 	}
-	return TokenResult{MyID: id, AccessToken: token, Expires: exp.UTC().Format(timeLayout)}, nil
+	return TokenResult{MyID: id, AccessToken: token, Expires: db.Timestamp(exp)}, nil
 }

@@ -212,7 +212,7 @@ func (s *Service) reserveStoreID(ctx context.Context, storeID int64) error {
 	errFresh := errors.New("fresh")
 	_, err = s.store.Update(ctx, CollStoreIDs, storeID, reservationID(storeID), func(cur db.Doc) (db.Doc, error) {
 		at, _ := cur["updated_at"].(string)
-		t, perr := time.Parse(timeLayout, at)
+		t, perr := time.Parse(db.TimeLayout, at)
 		if perr == nil && s.now().Sub(t) < staleReservation {
 			return nil, errFresh
 		}
@@ -286,7 +286,7 @@ func (s *Service) nextCounter(ctx context.Context) (int64, error) {
 	for range 3 {
 		var next int64
 		_, err := s.store.Update(ctx, CollStoreIDs, counterStoreID, counterID, func(cur db.Doc) (db.Doc, error) {
-			last, _ := int64Of(cur["last"])
+			last, _ := db.Int64(cur["last"])
 			next = max(last+1, FirstStoreID)
 			cur["last"] = next
 			cur["updated_at"] = s.timestamp()

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -37,7 +36,7 @@ func (s *store) Insert(ctx context.Context, coll string, doc db.Doc, records ...
 	if s.c.skip[coll] || errors.Is(err, db.ErrDuplicate) {
 		return err
 	}
-	id, ok := int64Of(doc["store_id"])
+	id, ok := db.Int64(doc["store_id"])
 	if !ok {
 		if err != nil {
 			return err
@@ -74,37 +73,10 @@ func (s *store) DeleteMany(ctx context.Context, coll string, storeID int64, cond
 	return n, err
 }
 
-// int64Of reads a store id in the number forms documents carry.
-func int64Of(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case float64:
-		if n == float64(int64(n)) {
-			return int64(n), true
-		}
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
 // markerID is the _id of a store's marker: its id in 24 lowercase hex digits (store 0,
 // "every store", is all zeros).
 func markerID(storeID int64) string {
 	return fmt.Sprintf("%024x", uint64(storeID))
-}
-
-// timestamp writes t as the API stores times: fixed-width ISO 8601 UTC with
-// milliseconds, so that string order is time order on every engine.
-func timestamp(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 // record upserts storeID's marker with a new version: an Update of the store's marker,
@@ -113,7 +85,7 @@ func timestamp(t time.Time) string {
 func (c *Cache) record(ctx context.Context, es db.Store, storeID int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markerTimeout)
 	defer cancel()
-	at, v := timestamp(c.now()), db.NewID()
+	at, v := db.Timestamp(c.now()), db.NewID()
 	c.noteSeen(storeID, seenMarker{v: v, at: at})
 	id := markerID(storeID)
 	doc := func() db.Doc {
@@ -206,7 +178,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 		c.Invalidate(0)
 		c.since = start.Add(-c.skew)
 	}
-	from := timestamp(c.since)
+	from := db.Timestamp(c.since)
 	docs, err := es.Find(ctx, EventsCollection, db.Query{
 		StoreID: 0,
 		Conds:   []db.Cond{{Path: "at", Op: db.OpGte, Values: []db.Value{{Typed: from, Raw: from}}}},
@@ -221,7 +193,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 	}
 	c.seenMu.Lock()
 	for _, d := range docs {
-		storeID, ok := int64Of(d["store"])
+		storeID, ok := db.Int64(d["store"])
 		v, _ := d["v"].(string)
 		at, _ := d["at"].(string)
 		if !ok {
@@ -234,7 +206,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 		c.Invalidate(storeID)
 	}
 	c.since = start.Add(-c.skew)
-	keep := timestamp(c.since)
+	keep := db.Timestamp(c.since)
 	for id, m := range c.seen {
 		if m.at < keep {
 			delete(c.seen, id)
@@ -250,7 +222,7 @@ func (c *Cache) purge(ctx context.Context) error {
 	if es == nil {
 		return nil
 	}
-	cutoff := timestamp(c.now().Add(-eventsRetention))
+	cutoff := db.Timestamp(c.now().Add(-eventsRetention))
 	_, err := es.DeleteMany(ctx, EventsCollection, 0, []db.Cond{{Path: "at", Op: db.OpLte, Values: []db.Value{{Typed: cutoff, Raw: cutoff}}}})
 	return err
 }

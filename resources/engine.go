@@ -114,12 +114,6 @@ func (e *Engine) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// timestamp formats t as the API writes every date: ISO 8601 UTC with milliseconds, a
-// fixed width so that string order is time order.
-func timestamp(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
-}
-
 // ServeHTTP answers one Store API request whose path is an address of SPEC §1. The store
 // id and identity were put in the request context by the middleware.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {

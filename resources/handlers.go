@@ -243,7 +243,7 @@ func (e *Engine) newDocument(c *call) (db.Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := timestamp(e.now())
+	now := db.Timestamp(e.now())
 	c.addr.ID = db.NewID()
 	doc["_id"] = c.addr.ID
 	doc["store_id"] = json.Number(strconv.FormatInt(c.storeID, 10))
@@ -295,7 +295,7 @@ func (e *Engine) update(c *call, change func(cur db.Doc) (db.Doc, error), record
 		for f, v := range keep {
 			next[f] = v
 		}
-		next[updatedAt] = timestamp(e.now())
+		next[updatedAt] = db.Timestamp(e.now())
 		_, err = e.prepare(c.rule, next)
 		return next, err
 	}, records...)

@@ -37,7 +37,7 @@ func (e *Engine) triggerRecords(ctx context.Context, c *call, ch change) []db.Re
 	if !triggerResources[c.rule.Name] {
 		return nil
 	}
-	now := timestamp(e.now())
+	now := db.Timestamp(e.now())
 	tr := db.Doc{
 		"_id":         db.NewID(),
 		"store_id":    json.Number(strconv.FormatInt(c.storeID, 10)),

@@ -289,13 +289,13 @@ func (o *Opener) open(ctx context.Context, req openRequest, now time.Time) (Open
 	}
 	// The clock is read before the store is created, so that expires_at is never after
 	// the moment its created_at makes the purge take it.
-	created := timestamp(now)
+	created := db.Timestamp(now)
 	b, err := o.auth.CreateStore(ctx, auth.StoreOptions{Name: "Sandbox store"})
 	if err != nil {
 		o.mu.Unlock()
 		return Opened{}, "failed", err
 	}
-	expires := timestamp(now.Add(o.maxAge))
+	expires := db.Timestamp(now.Add(o.maxAge))
 	if err := o.registry.Insert(context.WithoutCancel(ctx), CollOpened, db.Doc{
 		"_id": db.NewID(), "store_id": int64(0), "store": b.StoreID, Field: created, "expires_at": expires,
 	}); err != nil {
@@ -325,7 +325,7 @@ func (o *Opener) open(ctx context.Context, req openRequest, now time.Time) (Open
 // live counts the stores opened less than MaxAge ago, and when the oldest of them
 // expires, in whole seconds from now (at least 1).
 func (o *Opener) live(ctx context.Context, now time.Time) (int64, int, error) {
-	since := timestamp(now.Add(-o.maxAge).Add(time.Millisecond))
+	since := db.Timestamp(now.Add(-o.maxAge).Add(time.Millisecond))
 	conds := []db.Cond{{Path: Field, Op: db.OpGte, Values: []db.Value{{Typed: since, Raw: since}}}}
 	n, err := o.registry.Count(ctx, CollOpened, 0, conds)
 	if err != nil {

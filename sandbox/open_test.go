@@ -70,8 +70,8 @@ func TestOpen(t *testing.T) {
 	if got.StoreID != auth.FirstStoreID || got.Username != auth.AdminUsername || got.Password == "" || got.APIKey == "" || !db.ValidID(got.AuthenticationID) {
 		t.Errorf("opened: %+v", got)
 	}
-	if got.CreatedAt != timestamp(t0) || got.ExpiresAt != timestamp(t0.Add(48*time.Hour)) {
-		t.Errorf("created_at %s expires_at %s, want %s and %s", got.CreatedAt, got.ExpiresAt, timestamp(t0), timestamp(t0.Add(48*time.Hour)))
+	if got.CreatedAt != db.Timestamp(t0) || got.ExpiresAt != db.Timestamp(t0.Add(48*time.Hour)) {
+		t.Errorf("created_at %s expires_at %s, want %s and %s", got.CreatedAt, got.ExpiresAt, db.Timestamp(t0), db.Timestamp(t0.Add(48*time.Hour)))
 	}
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q", cc)

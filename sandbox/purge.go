@@ -129,7 +129,7 @@ type Round struct {
 // names the collections that failed.
 func (p *Purger) Round(ctx context.Context) (Round, error) {
 	start := p.now()
-	cutoff := timestamp(start.Add(-p.maxAge))
+	cutoff := db.Timestamp(start.Add(-p.maxAge))
 	from, err := p.cursor(ctx)
 	if err != nil {
 		p.log.Warn("sandbox: purge round failed", "error", err)
@@ -144,10 +144,10 @@ func (p *Purger) Round(ctx context.Context) (Round, error) {
 			return r, nil
 		}
 		t, _ := parseTimestamp(from) // cursor() returns valid timestamps only
-		if end := timestamp(t.Add(p.window)); end < cutoff {
+		if end := db.Timestamp(t.Add(p.window)); end < cutoff {
 			r.To, r.Lagging = end, true
 		}
-		lo := timestamp(t.Add(time.Millisecond)) // created_at > from: timestamps have milliseconds
+		lo := db.Timestamp(t.Add(time.Millisecond)) // created_at > from: timestamps have milliseconds
 		conds = append(conds, db.Cond{Path: Field, Op: db.OpGte, Values: []db.Value{{Typed: lo, Raw: lo}}})
 	}
 	conds[0].Values = []db.Value{{Typed: r.To, Raw: r.To}}
@@ -218,7 +218,7 @@ func (p *Purger) cursor(ctx context.Context) (string, error) {
 // gone further).
 func (p *Purger) saveCursor(ctx context.Context, to string) error {
 	doc := func() db.Doc {
-		return db.Doc{"_id": stateID, "store_id": int64(0), "cursor": to, "updated_at": timestamp(p.now())}
+		return db.Doc{"_id": stateID, "store_id": int64(0), "cursor": to, "updated_at": db.Timestamp(p.now())}
 	}
 	for range 3 {
 		_, err := p.state.Update(ctx, CollPurgeState, 0, stateID, func(cur db.Doc) (db.Doc, error) {

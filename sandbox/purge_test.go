@@ -40,7 +40,7 @@ func put(t testing.TB, s db.Store, coll string, storeID int64, at time.Time) str
 	id := db.NewID()
 	d := db.Doc{"_id": id, "store_id": storeID}
 	if !at.IsZero() {
-		d[Field] = timestamp(at)
+		d[Field] = db.Timestamp(at)
 	}
 	if err := s.Insert(context.Background(), coll, d); err != nil {
 		t.Fatal(err)
@@ -117,15 +117,15 @@ func TestPurgeWindows(t *testing.T) {
 		wantLagging bool
 		wantAlive   []string
 	}{
-		{"first round: no cursor, everything up to the cutoff", 0, "", timestamp(t0.Add(-7 * day)), 2, false,
+		{"first round: no cursor, everything up to the cutoff", 0, "", db.Timestamp(t0.Add(-7 * day)), 2, false,
 			[]string{"just alive", "one hour left", "three hours left", "fresh", "no created_at"}},
-		{"same instant: nothing due", 0, timestamp(t0.Add(-7 * day)), timestamp(t0.Add(-7 * day)), 0, false,
+		{"same instant: nothing due", 0, db.Timestamp(t0.Add(-7 * day)), db.Timestamp(t0.Add(-7 * day)), 0, false,
 			[]string{"just alive", "one hour left", "three hours left", "fresh", "no created_at"}},
-		{"an hour later: the window of that hour", time.Hour, timestamp(t0.Add(-7 * day)), timestamp(t0.Add(-7*day + time.Hour)), 2, false,
+		{"an hour later: the window of that hour", time.Hour, db.Timestamp(t0.Add(-7 * day)), db.Timestamp(t0.Add(-7*day + time.Hour)), 2, false,
 			[]string{"three hours left", "fresh", "no created_at"}},
-		{"ten hours later: one window of two hours, lagging", 10 * time.Hour, timestamp(t0.Add(-7*day + time.Hour)), timestamp(t0.Add(-7*day + 3*time.Hour)), 1, true,
+		{"ten hours later: one window of two hours, lagging", 10 * time.Hour, db.Timestamp(t0.Add(-7*day + time.Hour)), db.Timestamp(t0.Add(-7*day + 3*time.Hour)), 1, true,
 			[]string{"fresh", "no created_at"}},
-		{"caught up window by window", 0, timestamp(t0.Add(-7*day + 3*time.Hour)), timestamp(t0.Add(-7*day + 5*time.Hour)), 0, true,
+		{"caught up window by window", 0, db.Timestamp(t0.Add(-7*day + 3*time.Hour)), db.Timestamp(t0.Add(-7*day + 5*time.Hour)), 0, true,
 			[]string{"fresh", "no created_at"}},
 		{"eight days later: the fresh one goes, the one without created_at stays", 8 * day, "", "", -1, false,
 			[]string{"no created_at"}},
@@ -191,14 +191,14 @@ func TestPurgeCursorIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.From != timestamp(t0.Add(-time.Hour)) {
-		t.Errorf("restarted purge starts at %q, want the stored cursor %s", r.From, timestamp(t0.Add(-time.Hour)))
+	if r.From != db.Timestamp(t0.Add(-time.Hour)) {
+		t.Errorf("restarted purge starts at %q, want the stored cursor %s", r.From, db.Timestamp(t0.Add(-time.Hour)))
 	}
 	if !exists(t, s, "products", 1, behind) {
 		t.Errorf("a document behind the cursor was deleted: the round was not bounded by its window")
 	}
 	// The cursor never goes back, even when another node stored a later one.
-	if err := p.saveCursor(ctx, timestamp(t0.Add(-5*time.Hour))); err != nil {
+	if err := p.saveCursor(ctx, db.Timestamp(t0.Add(-5*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := p.cursor(ctx); got != r.To {
@@ -306,7 +306,7 @@ func benchPurge(b *testing.B, indexed, expiring bool) {
 		c := &clock{t: t0}
 		for i := range n {
 			at := t0.Add(-time.Duration(i) * time.Minute) // half older than 5000 minutes
-			d := db.Doc{"_id": db.NewID(), "store_id": int64(1 + i%10), Field: timestamp(at),
+			d := db.Doc{"_id": db.NewID(), "store_id": int64(1 + i%10), Field: db.Timestamp(at),
 				"sku": fmt.Sprintf("SKU-%d", i), "slug": fmt.Sprintf("product-%d", i), "name": "Product", "price": i,
 				"categories": []any{map[string]any{"_id": fmt.Sprintf("%024x", i%7), "name": "C"}}}
 			if err := s.Insert(ctx, "products", d); err != nil {

@@ -15,10 +15,11 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
+
+	"storeapi/db"
 )
 
 // Defaults of the settings.
@@ -52,37 +53,11 @@ const (
 // the API carries, a fixed-width ISO 8601 UTC string, so string order is time order.
 const Field = "created_at"
 
-// timeLayout is the stored form of every timestamp.
-const timeLayout = "2006-01-02T15:04:05.000Z"
-
-// timestamp writes t in the stored form.
-func timestamp(t time.Time) string {
-	return t.UTC().Format(timeLayout)
-}
-
 // parseTimestamp reads a stored timestamp.
 func parseTimestamp(s string) (time.Time, error) {
-	t, err := time.Parse(timeLayout, s)
+	t, err := time.Parse(db.TimeLayout, s)
 	if err != nil {
 		return time.Time{}, errors.New("sandbox: bad timestamp " + strconv.Quote(s))
 	}
 	return t, nil
-}
-
-// int64Of reads an integer stored in a document (json.Number or a Go number).
-func int64Of(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case float64:
-		if n == float64(int64(n)) {
-			return int64(n), true
-		}
-	}
-	return 0, false
 }

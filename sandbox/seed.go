@@ -23,7 +23,7 @@ type seedDoc struct {
 // created_at and updated_at as the resource engine writes them, and valid against its
 // resource's schema. newID gives the ids (db.NewID, or a fixed sequence in tests).
 func seedDocs(storeID int64, now time.Time, newID func() string) []seedDoc {
-	at := timestamp(now)
+	at := db.Timestamp(now)
 	sid := json.Number(strconv.FormatInt(storeID, 10))
 	doc := func(fields db.Doc) db.Doc {
 		fields["_id"] = newID()

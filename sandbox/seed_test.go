@@ -40,7 +40,7 @@ func TestSeedIsValid(t *testing.T) {
 			t.Errorf("seed %s: bad or repeated _id %q", d.coll, id)
 		}
 		ids[id] = true
-		if d.doc["store_id"] == nil || d.doc["created_at"] != timestamp(t0) || d.doc["updated_at"] != timestamp(t0) {
+		if d.doc["store_id"] == nil || d.doc["created_at"] != db.Timestamp(t0) || d.doc["updated_at"] != db.Timestamp(t0) {
 			t.Errorf("seed %s: server fields %v %v %v", d.coll, d.doc["store_id"], d.doc["created_at"], d.doc["updated_at"])
 		}
 	}

@@ -131,7 +131,7 @@ func BenchmarkRecordWrites(b *testing.B) {
 }
 
 func benchTrigger() db.Doc {
-	now := isoTime(time.Now())
+	now := db.Timestamp(time.Now())
 	return db.Doc{
 		"_id": db.NewID(), "store_id": store, "created_at": now, "updated_at": now, "datetime": now,
 		"authentication_id": nil, "method": "PATCH", "action": "change", "resource": "products",

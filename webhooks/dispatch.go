@@ -170,7 +170,7 @@ func (d *Dispatcher) procedures(ctx context.Context, procs map[string][]db.Doc, 
 // before its trigger, so it waits a lease first.
 func (d *Dispatcher) expired(e db.Doc) bool {
 	created, _ := e["created_at"].(string)
-	if created != "" && created > isoTime(d.opts.Now().Add(-d.opts.Lease)) {
+	if created != "" && created > db.Timestamp(d.opts.Now().Add(-d.opts.Lease)) {
 		return false
 	}
 	d.log.Warn("webhook queue entry without trigger dropped", "store_id", e["store"], "trigger_id", e["_id"])
@@ -180,7 +180,7 @@ func (d *Dispatcher) expired(e db.Doc) bool {
 // createDelivery stores one delivery; when it is due at once and a call slot is free,
 // it is stored claimed and sent straight away.
 func (d *Dispatcher) createDelivery(ctx context.Context, now time.Time, store, depth int64, triggerID, procID string, index int, spec map[string]any) error {
-	nowS := isoTime(now)
+	nowS := db.Timestamp(now)
 	del := db.Doc{
 		"_id":          DeliveryID(triggerID, procID, index),
 		"store_id":     SystemStore,
@@ -192,7 +192,7 @@ func (d *Dispatcher) createDelivery(ctx context.Context, now time.Time, store, d
 		"spec":         spec,
 		"depth":        depth,
 		"attempt":      int64(0),
-		"next_at":      isoTime(now.Add(d.opts.Backoff[0])),
+		"next_at":      db.Timestamp(now.Add(d.opts.Backoff[0])),
 		"status":       StatusPending,
 		"lease_until":  "",
 		"lease_owner":  "",
@@ -206,7 +206,7 @@ func (d *Dispatcher) createDelivery(ctx context.Context, now time.Time, store, d
 		if ok, full := d.slots.acquire(store); ok {
 			token = newToken()
 			del["attempt"] = int64(1)
-			del["lease_until"] = isoTime(now.Add(d.opts.Lease))
+			del["lease_until"] = db.Timestamp(now.Add(d.opts.Lease))
 			del["lease_owner"] = token
 		} else {
 			// Stored unclaimed; the store's later deliveries wait behind it, and when
@@ -279,7 +279,7 @@ func (d *Dispatcher) claimPage(ctx context.Context, now time.Time, exclude []int
 		d.paused = true
 		return true, exclude
 	}
-	nowS := isoTime(now)
+	nowS := db.Timestamp(now)
 	conds := []db.Cond{
 		systemStoreCond,
 		{Path: "status", Op: db.OpEq, Values: []db.Value{str(StatusPending)}},
@@ -340,7 +340,7 @@ func (d *Dispatcher) claimPage(ctx context.Context, now time.Time, exclude []int
 			}
 			n, _ := toInt(cur["attempt"])
 			cur["attempt"] = n + 1
-			cur["lease_until"] = isoTime(now.Add(d.opts.Lease))
+			cur["lease_until"] = db.Timestamp(now.Add(d.opts.Lease))
 			cur["lease_owner"] = token
 			return cur, nil
 		})
@@ -394,7 +394,7 @@ func (d *Dispatcher) finish(ctx context.Context, del db.Doc, token string, res o
 		cur["last_error"] = res.err
 		cur["lease_until"] = ""
 		cur["lease_owner"] = ""
-		cur["updated_at"] = isoTime(now)
+		cur["updated_at"] = db.Timestamp(now)
 		attempt, _ := toInt(cur["attempt"])
 		switch {
 		case res.ok:
@@ -403,7 +403,7 @@ func (d *Dispatcher) finish(ctx context.Context, del db.Doc, token string, res o
 			cur["status"] = StatusFailed
 		default:
 			cur["status"] = StatusPending
-			cur["next_at"] = isoTime(now.Add(d.opts.Backoff[max(attempt, 0)]))
+			cur["next_at"] = db.Timestamp(now.Add(d.opts.Backoff[max(attempt, 0)]))
 		}
 		return cur, nil
 	}

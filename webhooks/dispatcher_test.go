@@ -478,7 +478,7 @@ func TestMissingTrigger(t *testing.T) {
 	if _, err := s.Get(ctx, QueueCollection, SystemStore, late["_id"].(string)); err != nil {
 		t.Fatalf("late entry: %v", err)
 	}
-	now := isoTime(time.Now())
+	now := db.Timestamp(time.Now())
 	late["created_at"], late["updated_at"], late["datetime"] = now, now, now
 	late["method"], late["action"], late["resource"] = "POST", "create", "products"
 	if err := s.Insert(ctx, "triggers", late); err != nil {

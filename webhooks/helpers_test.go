@@ -45,7 +45,7 @@ func recordTrigger(t testing.TB, s db.Store, store int64, tr db.Doc) db.Doc {
 
 func recordTriggerDepth(t testing.TB, ctx context.Context, s db.Store, store int64, tr db.Doc, depth int) db.Doc {
 	t.Helper()
-	now := isoTime(time.Now())
+	now := db.Timestamp(time.Now())
 	doc := db.Doc{
 		"_id":               db.NewID(),
 		"store_id":          json.Number(strconv.FormatInt(store, 10)),

@@ -372,7 +372,7 @@ func (d *Dispatcher) tick(ctx context.Context) {
 
 // purge deletes the deliveries finished more than Retention ago.
 func (d *Dispatcher) purge(ctx context.Context) {
-	cutoff := isoTime(d.opts.Now().Add(-d.opts.Retention))
+	cutoff := db.Timestamp(d.opts.Now().Add(-d.opts.Retention))
 	n, err := d.opts.Store.DeleteMany(ctx, DeliveryCollection, SystemStore, []db.Cond{
 		systemStoreCond,
 		{Path: "status", Op: db.OpEq, Values: []db.Value{str(StatusDelivered), str(StatusFailed)}},
@@ -399,7 +399,7 @@ func QueueRecord(trigger db.Doc, depth int) db.Record {
 	store, _ := toInt(trigger["store_id"])
 	created, _ := trigger["created_at"].(string)
 	if created == "" {
-		created = isoTime(time.Now())
+		created = db.Timestamp(time.Now())
 	}
 	return db.Record{Coll: QueueCollection, Doc: db.Doc{
 		"_id":        id,
@@ -424,11 +424,6 @@ func WithDepth(ctx context.Context, n int) context.Context {
 func Depth(ctx context.Context) int {
 	n, _ := ctx.Value(depthKey{}).(int)
 	return n
-}
-
-// isoTime formats t as the stored timestamps are: ISO 8601 UTC with milliseconds.
-func isoTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 // systemStoreCond is store_id = 0 as a condition. A query under SystemStore repeats it:
