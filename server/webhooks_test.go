@@ -141,3 +141,42 @@ func TestWebhookFailureVisible(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestSandboxWebhooksStayInside(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		cfg := sandboxConfig(t, "sqlite")
+		cfg.SandboxWebhooks = allowed
+		ts := startWithConfig(t, cfg)
+		o := ts.openSandbox(false, nil)
+		sa := sandboxAdmin{ts: ts, o: o, token: ts.loginAt("/sandbox", o.StoreID, o.Username, o.Password)}
+		rc := newReceiver(t, 0)
+		mustStatus(t, "sandbox procedure", sa.do("POST", "/v1/procedures.json", map[string]any{"title": "out",
+			"triggers": []any{map[string]any{"resource": "brands"}},
+			"webhooks": []any{map[string]any{"api": map[string]any{"external_api": map[string]any{"uri": rc.srv.URL}}, "method": "POST"}}}), 201)
+		brand := sa.do("POST", "/v1/brands.json", map[string]any{"name": "B"})
+		mustStatus(t, "sandbox brand", brand, 201)
+		id := brand.body["_id"].(string)
+		// The outcome lands on the sandbox trigger either way.
+		want := `"failed"`
+		if allowed {
+			want = `"delivered"`
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			a := sa.do("GET", "/v1/triggers.json?resource_id="+id+"&fields=response", nil)
+			if strings.Contains(string(a.raw), want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("allowed=%v: trigger response %s", allowed, a.raw)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		rc.mu.Lock()
+		got := len(rc.calls)
+		rc.mu.Unlock()
+		if allowed != (got == 1) {
+			t.Errorf("sandbox webhooks allowed=%v: the receiver got %d calls", allowed, got)
+		}
+	}
+}
