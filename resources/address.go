@@ -140,7 +140,7 @@ func ParseAddress(path string) (Address, error) {
 
 	if len(segs) == 1 {
 		switch s := segs[0]; s {
-		case "_login", "_authenticate", "$count", "$aggregate":
+		case "_login", "_authenticate", "$count", "$aggregate", "_webhook_key":
 			a.Kind, a.Special = KindSpecial, s
 			return a, nil
 		case "_sandbox":

@@ -38,6 +38,9 @@ type Options struct {
 	OnTrigger func(ctx context.Context, trigger db.Doc) []db.Record
 	// AfterTrigger is called after triggers were stored (to wake the dispatcher).
 	AfterTrigger func()
+	// SigningKey returns a store's webhook signing key, served to its admins at
+	// _webhook_key; nil turns that address off.
+	SigningKey func(storeID int64) []byte
 	// Generation, when set, numbers the versions of a store's collection (see
 	// cache.Cache.Generation); list counts are then remembered per version.
 	Generation func(coll string, storeID int64) (uint64, bool)
@@ -57,6 +60,7 @@ type Engine struct {
 	onTrigger    func(ctx context.Context, trigger db.Doc) []db.Record
 	afterTrigger func()
 	counts       *countCache
+	signingKey   func(storeID int64) []byte
 }
 
 // New returns an Engine over opts.Store. Every rule must have a schema.
@@ -75,6 +79,7 @@ func New(opts Options) (*Engine, error) {
 
 		onTrigger:    opts.OnTrigger,
 		afterTrigger: opts.AfterTrigger,
+		signingKey:   opts.SigningKey,
 	}
 	if opts.Generation != nil {
 		e.counts = newCountCache(opts.Generation, maxRememberedCounts)

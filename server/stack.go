@@ -72,6 +72,7 @@ func (s *Server) newStack(ctx context.Context, name string, raw db.Store, secret
 		},
 		AfterTrigger: st.hooks.Kick,
 		Generation:   st.cache.Generation,
+		SigningKey:   func(storeID int64) []byte { return webhooks.SigningKey(secret, storeID) },
 	})
 	if err != nil {
 		return nil, err

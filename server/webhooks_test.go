@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,6 +93,14 @@ func TestWebhooks(t *testing.T) {
 		key := webhooks.SigningKey([]byte(strings.TrimSpace(string(secret))), 1000)
 		if !webhooks.Verify(key, last.body, last.header.Get(webhooks.SignatureHeader)) {
 			t.Errorf("signature %q does not verify", last.header.Get(webhooks.SignatureHeader))
+		}
+		// The store's admins read the key from the API; receivers verify with it.
+		checkErrorBody(t, "public webhook key", ts.public("GET", "/v1/_webhook_key.json"), 401, nil)
+		ka := ts.admin("GET", "/v1/_webhook_key.json", nil)
+		mustStatus(t, "webhook key", ka, 200)
+		apiKey, err := hex.DecodeString(fmt.Sprint(ka.body["key"]))
+		if err != nil || !webhooks.Verify(apiKey, last.body, last.header.Get(webhooks.SignatureHeader)) {
+			t.Errorf("the key from _webhook_key does not verify the delivery: %s", ka.raw)
 		}
 		if last.header.Get("X-Store-ID") != "1000" || last.header.Get("X-Custom") != "yes" {
 			t.Errorf("webhook headers: %v", last.header)
