@@ -21,6 +21,7 @@ var Collections = []string{
 	"stores", "authentications", "credentials", "store_ids",
 	"products", "categories", "brands", "collections", "grids",
 	"customers", "carts", "orders", "applications", "procedures", "triggers",
+	"sequences",
 }
 
 // pageSize is how many documents one read fetches.

@@ -207,6 +207,13 @@ func (e *Engine) create(c *call) error {
 		return err
 	}
 	id := c.addr.ID
+	if _, has := doc[c.rule.Sequence]; c.rule.Sequence != "" && !has {
+		n, err := e.nextNumber(c.r.Context(), c.rule, c.storeID)
+		if err != nil {
+			return err
+		}
+		doc[c.rule.Sequence] = json.Number(strconv.FormatInt(n, 10))
+	}
 	body := copyDoc(doc)
 	dropServerFields(body)
 	records := e.triggerRecords(c.r.Context(), c, change{action: "create", insertedID: id, body: body})

@@ -30,6 +30,9 @@ type Rule struct {
 	// Shortcuts are the property addresses that PUT a few fields at once, with the
 	// fields each takes: products/<id>/price takes {"price","base_price"}.
 	Shortcuts map[string][]string
+	// Sequence, when set, is an integer field numbered by the server on POST when the
+	// body has none (orders' `number`: 1, 2, 3… per store).
+	Sequence string
 }
 
 // allWrites are the methods of a fully writable resource.
@@ -110,7 +113,8 @@ func DefaultRules() []Rule {
 			HiddenFields: []string{"buyers", "gift_to", "shipping_lines.from", "shipping_lines.to", "transactions",
 				"payments_history", "fulfillments", "hidden_metafields", "private_metafields", "staff_notes",
 				"staff_signature", "browser_ip", "utm", "referring_site", "affiliate_code"},
-			Verbs: allWrites,
+			Verbs:    allWrites,
+			Sequence: "number",
 			Indexes: []db.Index{
 				{Paths: []string{"number"}}, {Paths: []string{"status"}},
 				{Paths: []string{"financial_status.current"}}, {Paths: []string{"fulfillment_status.current"}},

@@ -627,3 +627,51 @@ func TestConcurrentPatches(t *testing.T) {
 		}
 	})
 }
+
+func TestOrderNumbers(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *testServer) {
+		order := func(body map[string]any) float64 {
+			t.Helper()
+			id := ts.create("orders", body)
+			return ts.admin("GET", "/v1/orders/"+id+".json", nil).body["number"].(float64)
+		}
+		amount := map[string]any{"total": 1}
+		if n := order(map[string]any{"amount": amount}); n != 1 {
+			t.Errorf("first order number %v, want 1", n)
+		}
+		if n := order(map[string]any{"amount": amount, "number": 500}); n != 500 {
+			t.Errorf("a client's number was replaced: %v", n)
+		}
+		if n := order(map[string]any{"amount": amount}); n != 2 {
+			t.Errorf("second numbered order %v, want 2", n)
+		}
+		// Concurrent orders never share a number.
+		var wg sync.WaitGroup
+		numbers := make(chan float64, 20)
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				numbers <- order(map[string]any{"amount": amount})
+			}()
+		}
+		wg.Wait()
+		close(numbers)
+		seen := map[float64]bool{}
+		for n := range numbers {
+			if seen[n] || n < 3 || n > 22 {
+				t.Errorf("concurrent order number %v repeated or out of 3..22", n)
+			}
+			seen[n] = true
+		}
+		// Another store counts on its own.
+		b, token := ts.createStore(5001)
+		a := ts.do(req{method: "POST", path: "/v1/orders.json", store: b.StoreID, token: token, myID: b.AuthenticationID,
+			body: map[string]any{"amount": amount}})
+		mustStatus(t, "order in another store", a, 201)
+		got := ts.do(req{method: "GET", path: "/v1/orders/" + a.body["_id"].(string) + ".json", store: b.StoreID, token: token, myID: b.AuthenticationID})
+		if got.body["number"].(float64) != 1 {
+			t.Errorf("another store's first order: %s", got.raw)
+		}
+	})
+}

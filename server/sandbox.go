@@ -91,7 +91,7 @@ func sandboxCollections() []string {
 		}
 	}
 	return append(colls, auth.CollCredentials, auth.CollStoreIDs, sandbox.CollOpened,
-		webhooks.QueueCollection, webhooks.DeliveryCollection)
+		webhooks.QueueCollection, webhooks.DeliveryCollection, resources.SequencesCollection)
 }
 
 // newSandbox builds the sandbox environment over raw.
