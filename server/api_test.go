@@ -517,7 +517,7 @@ func TestTenantIsolation(t *testing.T) {
 			doc   string
 		}
 		var tenants []tenant
-		for i := int64(0); i < 4; i++ {
+		for i := int64(0); i < 6; i++ {
 			var tn tenant
 			if i == 0 {
 				tn = tenant{id: 1000, token: ts.token, myID: ts.boot.AuthenticationID}
