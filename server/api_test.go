@@ -344,6 +344,11 @@ func TestLists(t *testing.T) {
 		if first["price"].(float64) != 100 || first["_id"] == nil || first["sku"] != nil {
 			t.Errorf("sorted/projected first result: %v", first)
 		}
+		// Defaults: limit 1000, offset 0, no sort.
+		def := ts.public("GET", "/v1/products.json").body["meta"].(map[string]any)
+		if def["limit"].(float64) != 1000 || def["offset"].(float64) != 0 || fmt.Sprint(def["sort"]) != "[]" || def["count"].(float64) != 13 {
+			t.Errorf("list defaults: %v", def)
+		}
 		// Default projection of products: _id, sku, slug.
 		a = ts.public("GET", "/v1/products.json?limit=1")
 		if r := a.body["result"].([]any)[0].(map[string]any); r["name"] != nil || r["sku"] == nil {
