@@ -3,7 +3,6 @@ package resources
 import (
 	"net/http"
 
-	"storeapi/apierror"
 	"storeapi/db"
 )
 
@@ -122,6 +121,3 @@ func listItems(c *call, items []any, full bool, params ListParams) error {
 	}
 	return writeJSON(c.w, c.r, http.StatusOK, listAnswer{Meta: newMeta(params, count), Result: result}, !full)
 }
-
-// errNotList answers a list query on a property that is not a list.
-var errNotList = apierror.New(http.StatusBadRequest, codeBadQuery, "list parameters only apply to lists")
