@@ -74,12 +74,7 @@ func storeInPath(path string) (string, bool) {
 	if !ok || seg == "" || seg == "v1" || !strings.HasPrefix(tail, "v1") {
 		return "", false
 	}
-	for i := 0; i < len(seg); i++ {
-		if seg[i] < '0' || seg[i] > '9' {
-			return seg, true // not digits: reported as an invalid store id
-		}
-	}
-	return seg, true
+	return seg, true // digits or not: Store reports a bad one as an invalid store id
 }
 
 // knownStoreMax bounds how many existing stores RememberStores keeps.

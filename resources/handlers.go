@@ -190,7 +190,8 @@ func (e *Engine) document(c *call) error {
 		return mergePatch(cur, copyDoc(body)).(db.Doc), nil
 	}
 	records := e.triggerRecords(ctx, c, change{action: "change", body: body})
-	if err := e.writeWithSecrets(c, apply, records); err != nil {
+	_, setsPassword := body["pass_md5_hash"]
+	if err := e.writeWithSecrets(c, apply, records, setsPassword); err != nil {
 		return err
 	}
 	e.triggered(records)
@@ -309,12 +310,13 @@ func (e *Engine) update(c *call, change func(cur db.Doc) (db.Doc, error), record
 	return err
 }
 
-// writeWithSecrets runs an update; for an authentication that carries a new password
-// hash, it checks the update on the current document first and stores the credentials
-// before the document, so that a stored document never waits for its password.
-func (e *Engine) writeWithSecrets(c *call, change func(cur db.Doc) (db.Doc, error), records []db.Record) error {
+// writeWithSecrets runs an update; when it sets an authentication's password hash
+// (setsPassword), it checks the update on the current document first and stores the
+// credentials before the document, so that a stored document never waits for its
+// password. Other writes pay no extra read.
+func (e *Engine) writeWithSecrets(c *call, change func(cur db.Doc) (db.Doc, error), records []db.Record, setsPassword bool) error {
 	ctx := c.r.Context()
-	if c.rule.Name == "authentications" {
+	if c.rule.Name == "authentications" && setsPassword {
 		cur, err := e.store.Get(ctx, c.rule.Name, c.storeID, c.addr.ID)
 		if err != nil {
 			return err

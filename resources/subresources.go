@@ -55,7 +55,8 @@ func (e *Engine) subresource(c *call) error {
 		ch.action = "delete"
 	}
 	records := e.triggerRecords(c.r.Context(), c, ch)
-	if err := e.writeWithSecrets(c, apply, records); err != nil {
+	setsPassword := c.addr.Kind == KindProperty && prop == "pass_md5_hash"
+	if err := e.writeWithSecrets(c, apply, records, setsPassword); err != nil {
 		return err
 	}
 	e.triggered(records)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"storeapi/apierror"
@@ -208,11 +207,7 @@ func (w *locationWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // /health; the middleware is the main listener's.
 func (s *Server) sandboxRoutes(sb *sandboxEnv) http.Handler {
 	root := http.HandlerFunc(sb.serve)
-	r := httprouter.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = false
-	r.HandleOPTIONS = false
+	r := newRouter()
 	for _, m := range apiMethods {
 		r.Handler(m, "/v1/*path", root)
 		r.Handler(m, sandboxPrefix+"/*path", sb.prefixed())

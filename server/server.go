@@ -213,11 +213,7 @@ func (s *Server) stacks() []*stack {
 //	/health, /metrics: no limits, no cache
 func (s *Server) routes() http.Handler {
 	api := s.prod.api
-	r := httprouter.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = false
-	r.HandleOPTIONS = false
+	r := newRouter()
 	for _, m := range apiMethods {
 		r.Handler(m, "/v1/*path", api)
 		if s.sandbox != nil {
@@ -248,6 +244,17 @@ func (s *Server) middleware(r http.Handler) http.Handler {
 		middleware.CORS(apiMethods),
 		middleware.Gzip(middleware.DefaultGzipMinSize, 0),
 	)
+}
+
+// newRouter is an httprouter that leaves redirects, 405s and OPTIONS to storeapi: the
+// engine answers wrong verbs with its own body, CORS answers OPTIONS.
+func newRouter() *httprouter.Router {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false
+	r.HandleOPTIONS = false
+	return r
 }
 
 // isStorePath reports whether path is /v1 or /<digits>/v1[/…].

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -20,7 +21,7 @@ const revField = "_rev"
 func storedDoc(d map[string]any, id string, storeID int64, rev int64) (bson.D, error) {
 	out := make(bson.D, 0, len(d)+3)
 	out = append(out, bson.E{Key: "_id", Value: id}, bson.E{Key: "store_id", Value: storeID})
-	for _, k := range sortedKeys(d) {
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		if k == "_id" || k == "store_id" || k == revField {
 			continue
 		}
@@ -31,15 +32,6 @@ func storedDoc(d map[string]any, id string, storeID int64, rev int64) (bson.D, e
 		out = append(out, bson.E{Key: k, Value: v})
 	}
 	return append(out, bson.E{Key: revField, Value: rev}), nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // toBSON converts a value of the db.Doc form (json.Number, int64 and float64 numbers
@@ -56,7 +48,7 @@ func toBSON(v any) (any, error) {
 		return number(v)
 	case map[string]any:
 		d := make(bson.D, 0, len(v))
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			e, err := toBSON(v[k])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)

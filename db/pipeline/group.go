@@ -3,7 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,7 +36,7 @@ func stageGroup(docs []db.Doc, spec any) ([]db.Doc, error) {
 		return nil, fmt.Errorf("%w: $group needs an _id", db.ErrUnsupported)
 	}
 	var fields []groupField
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if name == "_id" {
 			continue
 		}

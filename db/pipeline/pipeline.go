@@ -19,6 +19,7 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -140,7 +141,7 @@ type sortKey struct {
 func parseSort(spec any) ([]sortKey, error) {
 	var keys []sortKey
 	addObj := func(m map[string]any) error {
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if err := checkPath(k); err != nil || strings.HasPrefix(k, "$") {
 				return fmt.Errorf("%w: $sort field %q", db.ErrUnsupported, k)
 			}

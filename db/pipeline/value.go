@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -90,7 +91,7 @@ func compare(a, b any) int {
 		return strings.Compare(a.(string), b.(string))
 	case 4:
 		ma, mb := a.(map[string]any), b.(map[string]any)
-		ka, kb := sortedKeys(ma), sortedKeys(mb)
+		ka, kb := slices.Sorted(maps.Keys(ma)), slices.Sorted(maps.Keys(mb))
 		for i := 0; i < len(ka) && i < len(kb); i++ {
 			if c := strings.Compare(ka[i], kb[i]); c != 0 {
 				return c
@@ -154,15 +155,6 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // key returns a string that is equal for two values exactly when compare says they
 // are equal (1 and 1.0 share a key), for grouping and $addToSet.
 func key(v any) string {
@@ -186,7 +178,7 @@ func writeKey(b *strings.Builder, v any) {
 		}
 	case map[string]any:
 		b.WriteString("{")
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			b.WriteString(strconv.Quote(k))
 			b.WriteString(":")
 			writeKey(b, x[k])
